@@ -1,0 +1,1 @@
+"""Article -> posts. Pure: no database, no network, no clock."""

@@ -1,0 +1,3 @@
+"""campaign: article -> posts -> schedule -> publish."""
+
+__version__ = "0.1.0"

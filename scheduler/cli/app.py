@@ -1,0 +1,65 @@
+"""Entry point: registers the commands and turns errors into one sentence + exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+# Importing a command module registers its commands; each keeps its heavy imports inside.
+from scheduler.cli import accounts, log, posts, queue, run, split, status  # noqa: F401
+from scheduler.cli.root import app
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    """2 for bad input, 1 for runtime failures we understand, None for bugs."""
+    from scheduler.errors import CampaignError
+
+    if isinstance(exc, CampaignError):
+        return exc.exit_code
+    # posts/ raises ValueError subclasses for bad articles, tags and options.
+    from posts.article import ArticleError
+    from posts.split import SplitError
+    from scheduler.plan import PlanError
+
+    if isinstance(exc, ArticleError | SplitError | PlanError):
+        return 2
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    debug = os.environ.get("CAMPAIGN_DEBUG") == "1"
+    try:
+        code = command.main(args=argv, prog_name="campaign", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("campaign: interrupted\n")
+        code = 130
+    except click.exceptions.ClickException as exc:
+        sys.stderr.write(f"campaign: {exc.format_message()}\n")
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("campaign: interrupted\n")
+        code = 130
+    except Exception as exc:
+        known = exit_code_for(exc)
+        if debug:
+            raise
+        if known is None:
+            sys.stderr.write(
+                f"campaign: unexpected error ({type(exc).__name__}: {exc}); "
+                "run again with CAMPAIGN_DEBUG=1 for the traceback\n"
+            )
+            code = 1
+        else:
+            sys.stderr.write(f"campaign: {exc}\n")
+            code = known
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""What most commands need: settings, the store, the display zone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from scheduler.config import Settings
+    from scheduler.store.db import Store
+
+
+def settings() -> Settings:
+    from scheduler.config import get_settings
+
+    return get_settings()
+
+
+def open_default_store() -> Store:
+    from scheduler.store.db import open_store
+
+    return open_store(settings().resolved_database_url())
+
+
+def display_zone(name: str | None = None) -> ZoneInfo:
+    from scheduler.plan import parse_zone
+
+    return parse_zone(name or settings().tz or None)
+
+
+def local(dt: datetime | None, zone: ZoneInfo) -> str:
+    if dt is None:
+        return "-"
+    from scheduler.plan import format_local
+
+    return format_local(dt, zone)
+
+
+def iso_utc(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,147 @@
+"""`campaign run` (the daemon) and `campaign demo` (the whole path, dry-run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scheduler.cli.root import app
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "artsakh-op-ed.txt"
+
+
+def _configure_logging() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # The SDKs' and APScheduler's own chatter would drown the post log.
+    for noisy in ("apscheduler", "httpx", "urllib3", "tweepy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def run(
+    poll: Annotated[
+        float | None, typer.Option("--poll", help="Seconds between polls (default 5).", min=0.05)
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One tick, then exit (for cron).")] = False,
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="Exit when nothing is queued or publishing.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print posts instead of publishing them.")
+    ] = False,
+) -> None:
+    """Run the daemon: publish each due post once, on time. SIGINT/SIGTERM stop it cleanly."""
+    import os
+    import sys
+    from datetime import timedelta
+
+    from scheduler.cli.context import open_default_store, settings
+    from scheduler.daemon import Daemon, DaemonOptions
+    from scheduler.dispatch import DispatchSettings
+    from scheduler.platforms.factory import build_publishers
+
+    _configure_logging()
+    config = settings()
+    publishers, missing = build_publishers(config, dry_run=dry_run)
+    store = open_default_store()
+    daemon = Daemon(
+        store,
+        publishers,
+        missing,
+        DispatchSettings(
+            batch_size=config.batch_size,
+            lease=timedelta(seconds=config.lease_seconds),
+            backoff_base=config.backoff_base_seconds,
+            backoff_cap=config.backoff_cap_seconds,
+            max_attempts=config.max_attempts,
+            catch_up=timedelta(hours=config.catch_up_hours),
+        ),
+        DaemonOptions(
+            poll_seconds=poll or config.poll_seconds,
+            once=once,
+            until_done=until_done,
+            shutdown_grace=config.shutdown_grace_seconds,
+        ),
+    )
+    daemon.install_signal_handlers()
+    totals = daemon.run()
+    for publisher in publishers.values():
+        publisher.close()
+    store.close()
+    sys.stderr.write(
+        f"campaign run: {totals.published} published, {totals.retried} to retry, "
+        f"{totals.rate_limited} rate-limited, {totals.failed} failed, "
+        f"{totals.released} released\n"
+    )
+    sys.stderr.flush()
+    sys.stdout.flush()
+    # A publish still stuck past the grace period must not keep the process alive:
+    # its lease expires and the next run checks the platform before posting again.
+    os._exit(0)
+
+
+@app.command()
+def demo(
+    article: Annotated[
+        Path | None, typer.Option("--article", help="Another article to demo with.")
+    ] = None,
+) -> None:
+    """Queue the example op-ed for X and Bluesky in a throwaway database, publish it with
+    dry-run publishers, and print the post log."""
+    import os
+    import tempfile
+
+    from scheduler.cli.log import log as show_log
+    from scheduler.cli.queue import queue as queue_posts
+    from scheduler.config import get_settings
+    from scheduler.errors import BadInput
+
+    source = article or EXAMPLE
+    if not source.exists():
+        raise BadInput(f"the demo article is missing: {source}")
+    with tempfile.TemporaryDirectory(prefix="campaign-demo-") as tmp:
+        os.environ["CAMPAIGN_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        os.environ["CAMPAIGN_DATA_DIR"] = tmp
+        get_settings.cache_clear()
+        typer.echo(f"demo: a throwaway database in {tmp}; nothing is sent anywhere\n")
+        queue_posts(
+            article=source,
+            platform=["x", "bluesky"],
+            start="now",
+            every="1s",
+            tag=["Artsakh", "Armenia"],
+            campaign="demo",
+        )
+        typer.echo("\ndemo: running the daemon with dry-run publishers until every post is out\n")
+        _daemon_until_done()
+        typer.echo("")
+        show_log(campaign="demo", kind=None, since=None, count=None)
+
+
+def _daemon_until_done() -> None:
+    from datetime import timedelta
+
+    from scheduler.cli.context import open_default_store, settings
+    from scheduler.daemon import Daemon, DaemonOptions
+    from scheduler.dispatch import DispatchSettings
+    from scheduler.platforms.factory import build_publishers
+
+    publishers, missing = build_publishers(settings(), dry_run=True)
+    store = open_default_store()
+    try:
+        Daemon(
+            store,
+            publishers,
+            missing,
+            DispatchSettings(lease=timedelta(seconds=60)),
+            DaemonOptions(poll_seconds=1.0, until_done=True),
+        ).run()
+    finally:
+        store.close()

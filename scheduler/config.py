@@ -1,0 +1,80 @@
+"""Settings: the only place that reads the environment or `.env`.
+
+Secrets are `SecretStr` so that a stray repr or log line shows `**********`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "campaign"
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # -- campaign -----------------------------------------------------------
+    database_url: str = Field("", alias="CAMPAIGN_DATABASE_URL")
+    hashtags: str = Field("", alias="CAMPAIGN_HASHTAGS")
+    tz: str = Field("", alias="CAMPAIGN_TZ")
+    max_article_bytes: int = Field(5 * 1024 * 1024, alias="CAMPAIGN_MAX_ARTICLE_BYTES", gt=0)
+    data_dir: str = Field("", alias="CAMPAIGN_DATA_DIR")
+
+    # -- daemon -------------------------------------------------------------
+    poll_seconds: float = Field(5.0, alias="CAMPAIGN_POLL_SECONDS", gt=0)
+    batch_size: int = Field(20, alias="CAMPAIGN_BATCH_SIZE", gt=0)
+    lease_seconds: float = Field(120.0, alias="CAMPAIGN_LEASE_SECONDS", gt=0)
+    backoff_base_seconds: float = Field(30.0, alias="CAMPAIGN_BACKOFF_BASE_SECONDS", gt=0)
+    backoff_cap_seconds: float = Field(3600.0, alias="CAMPAIGN_BACKOFF_CAP_SECONDS", gt=0)
+    max_attempts: int = Field(8, alias="CAMPAIGN_MAX_ATTEMPTS", gt=0)
+    catch_up_hours: float = Field(6.0, alias="CAMPAIGN_CATCH_UP_HOURS", ge=0)
+    shutdown_grace_seconds: float = Field(30.0, alias="CAMPAIGN_SHUTDOWN_GRACE_SECONDS", ge=0)
+    heartbeat_stale_seconds: float = Field(120.0, alias="CAMPAIGN_HEARTBEAT_STALE_SECONDS", gt=0)
+
+    # -- posting budgets (platform rate limits; older X tiers are far lower) ----
+    x_budget_posts: int = Field(100, alias="CAMPAIGN_X_BUDGET_POSTS", gt=0)
+    x_budget_window_seconds: int = Field(900, alias="CAMPAIGN_X_BUDGET_WINDOW_SECONDS", gt=0)
+    bluesky_budget_posts: int = Field(1666, alias="CAMPAIGN_BLUESKY_BUDGET_POSTS", gt=0)
+    bluesky_budget_window_seconds: int = Field(
+        3600, alias="CAMPAIGN_BLUESKY_BUDGET_WINDOW_SECONDS", gt=0
+    )
+
+    # -- X ------------------------------------------------------------------
+    x_api_key: SecretStr | None = Field(None, alias="X_API_KEY")
+    x_api_secret: SecretStr | None = Field(None, alias="X_API_SECRET")
+    x_access_token: SecretStr | None = Field(None, alias="X_ACCESS_TOKEN")
+    x_access_token_secret: SecretStr | None = Field(None, alias="X_ACCESS_TOKEN_SECRET")
+    x_api_base_url: str = Field("https://api.twitter.com", alias="X_API_BASE_URL")
+
+    # -- Bluesky ------------------------------------------------------------
+    bluesky_handle: str = Field("", alias="BLUESKY_HANDLE")
+    bluesky_app_password: SecretStr | None = Field(None, alias="BLUESKY_APP_PASSWORD")
+    bluesky_pds_url: str = Field("https://bsky.social", alias="BLUESKY_PDS_URL")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir() / 'campaign.db'}"
+
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else default_data_dir()
+
+    def default_tags(self) -> list[str]:
+        return self.hashtags.split()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,388 @@
+"""Turn the CLI's --start/--every/--spread-until/--tz into UTC instants.
+
+Pure apart from parse_zone(None), which must look at the host to find the system zone.
+The clock is never read here: callers pass `now`.
+
+Conventions:
+- Every datetime returned is aware and in UTC (tzinfo=timezone.utc).
+- A naive local time inside a DST gap does not exist: parse_when rejects it, because the
+  user typed it and silently moving it would surprise them. schedule() instead shifts such a
+  post forward by the length of the gap (02:30 on spring-forward day -> 03:30), because a
+  recurring post must not fail on the one day a year its wall time is skipped.
+- A naive local time that occurs twice (fall-back fold) means the first occurrence (fold=0),
+  in both parse_when and schedule().
+- Instants are limited to the years 1970..9998 (UTC) so that converting them to any zone
+  for display can never overflow datetime's year 9999.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "Duration",
+    "PlanError",
+    "format_local",
+    "parse_duration",
+    "parse_when",
+    "parse_zone",
+    "schedule",
+]
+
+MIN_YEAR = 1970
+MAX_YEAR = 9998
+
+_UTC = UTC
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_DAY_SECONDS = 86_400
+# Longer than any schedule that can stay inside MAX_YEAR; also keeps int() and timedelta sane.
+_MAX_DURATION_SECONDS = (MAX_YEAR - MIN_YEAR + 1) * 366 * _DAY_SECONDS
+
+_WHEN_HINT = "use ISO 8601 (2027-03-14T09:00), now, or +30m/+2h/+1d"
+_DURATION_HINT = "use a positive amount such as 90s, 30m, 2h, 1d, 1h30m or 1w"
+
+
+class PlanError(ValueError):
+    """Bad user input; str(e) is one sentence fit for stderr."""
+
+
+# --- zones -----------------------------------------------------------------------------------
+
+
+def parse_zone(name: str | None) -> ZoneInfo:
+    """An IANA zone by name; None or blank means the system zone."""
+    key = (name or "").strip()
+    if not key:
+        return _system_zone(os.environ, "/etc/localtime")
+    zone = _load_zone(key)
+    if zone is None:
+        raise PlanError(f"unknown time zone '{key}': use an IANA name such as Asia/Yerevan")
+    return zone
+
+
+def _load_zone(key: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(key)
+    # NotFound for unknown keys, ValueError for absolute/".." keys or non-TZif files,
+    # OSError for directories such as "America".
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _key_from_path(path: str) -> str | None:
+    """'/usr/share/zoneinfo/posix/Asia/Yerevan' -> 'Asia/Yerevan'; also macOS layouts."""
+    match = re.search(r"/zoneinfo[^/]*/(?:posix/)?(.+)$", os.path.normpath(path))
+    return match.group(1) if match else None
+
+
+def _zone_from_path(path: str) -> ZoneInfo | None:
+    key = _key_from_path(path)
+    zone = _load_zone(key) if key else None
+    if zone is not None:
+        return zone
+    # A zone file outside any zoneinfo tree still has the right rules, just no key.
+    try:
+        with open(path, "rb") as fh:
+            return ZoneInfo.from_file(fh)
+    except (ValueError, OSError):
+        return None
+
+
+def _system_zone(environ: Mapping[str, str], localtime: str) -> ZoneInfo:
+    """What the C library would use: $TZ, then the /etc/localtime link, else UTC.
+
+    POSIX rule strings in $TZ ("EST5EDT,M3.2.0,M11.1.0") are not zone keys; they fall through
+    to /etc/localtime rather than being half-interpreted.
+    """
+    tz_env = environ.get("TZ", "").strip().removeprefix(":")
+    if tz_env:
+        zone = _zone_from_path(tz_env) if tz_env.startswith("/") else _load_zone(tz_env)
+        if zone is not None:
+            return zone
+    if os.path.islink(localtime):
+        # readlink, not realpath: the link names the zone the admin chose (US/Eastern stays so).
+        target = os.path.join(os.path.dirname(localtime), os.readlink(localtime))
+        zone = _zone_from_path(target)
+        if zone is not None:
+            return zone
+    elif os.path.isfile(localtime):
+        # Containers often copy the file instead of linking it.
+        zone = _zone_from_path(localtime)
+        if zone is not None:
+            return zone
+    return ZoneInfo("UTC")
+
+
+def _zone_name(tz: ZoneInfo) -> str:
+    return tz.key if tz.key else str(tz)
+
+
+# --- local wall time <-> instant --------------------------------------------------------------
+
+
+def _resolve_local(wall: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
+    """Naive wall time in tz -> (UTC instant, whether that wall time exists).
+
+    PEP 495 fold=0 gives exactly the documented policy: in a fold it is the first occurrence;
+    in a gap it applies the pre-transition offset, i.e. the wall time pushed forward by the gap.
+    """
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(_UTC)
+    return instant, instant.astimezone(tz).replace(tzinfo=None, fold=0) == wall
+
+
+def _check_range(instant: datetime) -> bool:
+    return MIN_YEAR <= instant.year <= MAX_YEAR
+
+
+# --- durations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A step between posts: calendar days, then elapsed seconds.
+
+    "1d" steps the local date (09:00 stays 09:00 across DST); "24h" is exactly 86,400 s;
+    "1d12h" is one calendar day plus twelve elapsed hours.
+    """
+
+    days: int
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.days < 0 or self.seconds < 0 or self.days == self.seconds == 0:
+            raise PlanError("a duration must be positive")
+
+    def is_calendar(self) -> bool:
+        return self.seconds == 0 and self.days > 0
+
+    def total_seconds(self) -> int:
+        """Nominal length, counting a calendar day as 86,400 s."""
+        return self.days * _DAY_SECONDS + self.seconds
+
+    def __str__(self) -> str:
+        parts = []
+        hours, rest = divmod(self.seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        for amount, unit in ((self.days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")):
+            if amount:
+                parts.append(f"{amount}{unit}")
+        return "".join(parts)
+
+
+_DURATION_RE = re.compile(
+    r"""
+    (?=[0-9])                     # at least one component
+    (?:(?P<w>[0-9]{1,12})\s*w\s*)?
+    (?:(?P<d>[0-9]{1,12})\s*d\s*)?
+    (?:(?P<h>[0-9]{1,12})\s*h\s*)?
+    (?:(?P<m>[0-9]{1,12})\s*m\s*)?
+    (?:(?P<s>[0-9]{1,12})\s*s)?
+    """,
+    re.VERBOSE | re.ASCII,
+)
+
+
+def parse_duration(text: str) -> Duration:
+    """'90s', '30m', '2h', '1d', '1h30m', '1d12h', '2w' (= 14 calendar days)."""
+    stripped = text.strip()
+    match = _DURATION_RE.fullmatch(stripped)
+    if match is None:
+        raise PlanError(f"invalid duration '{text}': {_DURATION_HINT}")
+    n = {unit: int(value) if value else 0 for unit, value in match.groupdict().items()}
+    days = n["w"] * 7 + n["d"]
+    seconds = n["h"] * 3600 + n["m"] * 60 + n["s"]
+    if days == 0 and seconds == 0:
+        raise PlanError(f"invalid duration '{text}': it must be longer than zero")
+    if days * _DAY_SECONDS + seconds > _MAX_DURATION_SECONDS:
+        raise PlanError(f"invalid duration '{text}': it is longer than the calendar allows")
+    return Duration(days=days, seconds=seconds)
+
+
+# --- points in time --------------------------------------------------------------------------
+
+_WHEN_RE = re.compile(
+    r"""
+    (?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})
+    (?:
+        [Tt\ ]
+        (?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})
+        (?::(?P<second>[0-9]{2})(?:[.,][0-9]+)?)?    # fraction accepted, then dropped
+        (?P<zone>[Zz]|(?P<sign>[+-])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)?
+    )?
+    """,
+    re.VERBOSE | re.ASCII,
+)
+
+
+def parse_when(text: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """--start / --spread-until text -> aware UTC datetime, truncated to whole seconds.
+
+    Accepts ISO 8601 with an offset or Z; without one (local to tz); a bare date (local
+    midnight); "now"; or "+" and a duration, which is elapsed time (+1d = 24 h) from now.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    stripped = text.strip()
+    if stripped.lower() == "now":
+        return _in_range(text, now.astimezone(_UTC).replace(microsecond=0))
+    if stripped.startswith("+"):
+        try:
+            step = parse_duration(stripped[1:])
+        except PlanError:
+            raise PlanError(f"invalid time '{text}': {_WHEN_HINT}") from None
+        try:
+            instant = now.astimezone(_UTC) + timedelta(days=step.days, seconds=step.seconds)
+        except OverflowError:
+            raise _range_error(text) from None
+        return _in_range(text, instant.replace(microsecond=0))
+
+    match = _WHEN_RE.fullmatch(stripped)
+    if match is None:
+        raise PlanError(f"invalid time '{text}': {_WHEN_HINT}")
+    g = match.groupdict()
+    year = int(g["year"])
+    # Before building anything: year 0001 in a zone west of UTC would overflow on conversion.
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise _range_error(text)
+    try:
+        wall = datetime(
+            year,
+            int(g["month"]),
+            int(g["day"]),
+            int(g["hour"] or 0),
+            int(g["minute"] or 0),
+            int(g["second"] or 0),
+        )
+    except ValueError:
+        raise PlanError(f"invalid time '{text}': {_WHEN_HINT}") from None
+
+    if g["zone"] is None:
+        instant, existed = _resolve_local(wall, tz)
+        if not existed:
+            raise PlanError(
+                f"local time {wall:%Y-%m-%d %H:%M:%S} does not exist in {_zone_name(tz)} "
+                "because the clocks skip it; pick another time or give an offset such as +01:00"
+            )
+        return _in_range(text, instant)
+
+    offset = timedelta(0)
+    if g["sign"] is not None:
+        hours, minutes = int(g["oh"]), int(g["om"] or 0)
+        if hours > 23 or minutes > 59:
+            raise PlanError(f"invalid time '{text}': the UTC offset is out of range")
+        offset = timedelta(hours=hours, minutes=minutes)
+        if g["sign"] == "-":
+            offset = -offset
+    return _in_range(text, (wall - offset).replace(tzinfo=_UTC))
+
+
+def _range_error(text: str) -> PlanError:
+    return PlanError(
+        f"invalid time '{text}': it must fall between the years {MIN_YEAR} and {MAX_YEAR}"
+    )
+
+
+def _in_range(text: str, instant: datetime) -> datetime:
+    if not _check_range(instant):
+        raise _range_error(text)
+    return instant
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def schedule(
+    count: int,
+    start: datetime,
+    tz: ZoneInfo,
+    every: Duration | None = None,
+    until: datetime | None = None,
+) -> list[datetime]:
+    """UTC instants for `count` posts, the first at `start`.
+
+    every: post i = start stepped i*every.days local calendar days (same wall time; gap ->
+    pushed forward by the gap; fold -> first occurrence), then i*every.seconds elapsed.
+    until: posts spread evenly from start to until inclusive, each rounded to the nearest
+    whole second (so a start with microseconds is rounded too).
+    """
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError("start must be timezone-aware")
+    if until is not None and (until.tzinfo is None or until.utcoffset() is None):
+        raise ValueError("until must be timezone-aware")
+    if count < 0:
+        raise PlanError("the number of posts cannot be negative")
+    if every is not None and until is not None:
+        raise PlanError("--every and --spread-until cannot be used together")
+    first = start.astimezone(_UTC)
+    if not _check_range(first):
+        raise PlanError(f"the start time must fall between the years {MIN_YEAR} and {MAX_YEAR}")
+    if until is not None:
+        last = until.astimezone(_UTC)
+        if last <= first:
+            raise PlanError("--spread-until must be later than the start time")
+        if not _check_range(last):
+            raise PlanError(f"--spread-until must fall between the years {MIN_YEAR} and {MAX_YEAR}")
+    if count == 0:
+        return []
+    if count == 1:
+        return [first]
+    if until is not None:
+        return _spread(count, first, until.astimezone(_UTC))
+    if every is None:
+        raise PlanError("give --every or --spread-until to space the posts")
+    return _every(count, first, tz, every)
+
+
+def _spread(count: int, first: datetime, last: datetime) -> list[datetime]:
+    # Exact integer arithmetic in microseconds: no float drift over 100,000 posts, and each
+    # post is rounded (half up) independently so the error never accumulates.
+    base_us = (first - _EPOCH) // timedelta(microseconds=1)
+    span_us = (last - first) // timedelta(microseconds=1)
+    steps = count - 1
+    denom = steps * 1_000_000
+    out = []
+    for i in range(count):
+        numer = base_us * steps + i * span_us
+        out.append(_EPOCH + timedelta(seconds=(2 * numer + denom) // (2 * denom)))
+    return out
+
+
+def _every(count: int, first: datetime, tz: ZoneInfo, every: Duration) -> list[datetime]:
+    steps = count - 1
+    # fold=0: later days use the first occurrence even if start was the second one.
+    wall0 = first.astimezone(tz).replace(tzinfo=None, fold=0)
+    try:
+        # A Duration built by hand (not parsed) can be too big even for timedelta.
+        day = timedelta(days=every.days)
+        elapsed = timedelta(seconds=every.seconds)
+        # Check the far end first so an absurd schedule fails fast, not after building a list.
+        far = _resolve_local(wall0 + steps * day, tz)[0] if every.days else first
+        far += steps * elapsed
+    except OverflowError:
+        far = datetime.max.replace(tzinfo=_UTC)
+    if not _check_range(far):
+        raise PlanError(
+            f"the schedule runs past the year {MAX_YEAR}; use fewer posts or a shorter --every"
+        )
+
+    if not every.days:
+        # Pure elapsed steps: plain UTC arithmetic, DST is irrelevant.
+        return [first + i * elapsed for i in range(count)]
+
+    out = [first]  # post 0 is start itself, even when start is the second reading of a fold
+    for i in range(1, count):
+        # Same as _resolve_local()[0], minus the round trip it needs only for the existence check.
+        out.append((wall0 + i * day).replace(tzinfo=tz).astimezone(_UTC) + i * elapsed)
+    return out
+
+
+def format_local(dt: datetime, tz: ZoneInfo) -> str:
+    """'2027-03-14 09:00:00 EDT'; zones without abbreviations show the offset ('+04')."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("dt must be timezone-aware")
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")

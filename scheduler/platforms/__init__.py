@@ -1,0 +1,1 @@
+"""Platform adapters. Each SDK is imported only inside its own module."""

@@ -1,0 +1,1 @@
+"""The database: models, sessions, the claim/lease protocol and the post log."""

@@ -1,0 +1,136 @@
+"""Opening the database: engine settings per dialect, migrations on first use.
+
+SQLite: WAL, a busy timeout, foreign keys, and transactions that say up front whether
+they write (`BEGIN IMMEDIATE`), so two writers queue on the lock instead of one
+failing half-way. PostgreSQL: pre-ping, so a killed connection is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session
+
+from scheduler.errors import BadInput, CampaignError
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUnavailable(CampaignError):
+    """The database cannot be reached or is locked beyond the busy timeout."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<an unparsable database URL>"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write", False) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if make_url(url).get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise BadInput(f"invalid database URL {redact(url)}: {exc}") from None
+
+
+@dataclass
+class Store:
+    """The engine plus the two ways in: read transactions and write transactions."""
+
+    url: str
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._session(write=False) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error."""
+        with self._session(write=True) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        bind = self.engine.execution_options(write=True) if write else self.engine
+        try:
+            with Session(bind, expire_on_commit=False) as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_connectivity(exc):
+                raise DatabaseUnavailable(
+                    f"the database at {redact(self.url)} is unavailable: {_first_line(exc)}"
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+
+
+def _is_connectivity(exc: DBAPIError) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
+
+
+def open_store(url: str, migrate: bool = True) -> Store:
+    """Open (and on first use create or upgrade) the database at `url`."""
+    store = Store(url=url, engine=make_engine(url))
+    try:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        store.close()
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {redact(url)}: {_first_line(exc)}"
+        ) from None
+    if migrate:
+        from scheduler.store.migrate import ensure_current
+
+        ensure_current(store.engine)
+    return store

@@ -1,0 +1,226 @@
+"""Post state changes. Each writes its event in the caller's transaction.
+
+queued -> publishing -> published; publishing -> queued (retry, rate limit, release);
+-> failed; queued -> cancelled; held (a reply whose parent failed or was cancelled,
+or was published with an unknown id). `retry` moves failed/held back to queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from scheduler.errors import BadInput, NotFound
+from scheduler.platforms.base import RemoteRef
+from scheduler.store.log import add_event, add_events
+from scheduler.store.models import Kind, Post, Status
+
+_OPEN = (Status.QUEUED.value, Status.HELD.value)
+
+
+def hold_replies(session: Session, post: Post, reason: str, now: datetime) -> list[int]:
+    """Hold every not-yet-published later part of `post`'s thread."""
+    if post.root_id is None:
+        return []
+    held = list(
+        session.scalars(
+            update(Post)
+            .where(
+                Post.root_id == post.root_id,
+                Post.seq > post.seq,
+                Post.status == Status.QUEUED.value,
+            )
+            .values(status=Status.HELD.value, last_error=reason, updated_at=now)
+            .returning(Post.id)
+        )
+    )
+    add_events(session, sorted(held), Kind.HELD, now, reason=reason, parent=post.id)
+    return held
+
+
+def _owned(post: Post, worker: str) -> bool:
+    return post.status == Status.PUBLISHING.value and post.lease_owner == worker
+
+
+def _clear_lease(post: Post, now: datetime) -> None:
+    post.lease_owner = None
+    post.lease_until = None
+    post.updated_at = now
+
+
+def mark_published(
+    session: Session, post: Post, ref: RemoteRef, worker: str, now: datetime
+) -> None:
+    """Publishing is a fact: record it whoever holds the lease now."""
+    post.status = Status.PUBLISHED.value
+    post.attempts += 1
+    post.remote_id = ref.id
+    post.remote_uri = ref.uri
+    post.remote_cid = ref.cid
+    post.remote_url = ref.url
+    post.published_at = now
+    post.last_error = None
+    post.ambiguous = False
+    _clear_lease(post, now)
+    kind = Kind.RECOVERED if ref.recovered else Kind.PUBLISHED
+    detail = {"url": ref.url, "remote_id": ref.id}
+    if ref.note:
+        detail["note"] = ref.note
+    add_event(session, post.id, kind, now, worker, **detail)
+    if ref.id is None:
+        hold_replies(
+            session,
+            post,
+            f"post {post.id} was published but its id is unknown, so replies cannot chain",
+            now,
+        )
+
+
+def schedule_retry(
+    session: Session,
+    post: Post,
+    reason: str,
+    retry_at: datetime,
+    ambiguous: bool,
+    max_attempts: int,
+    worker: str,
+    now: datetime,
+) -> bool:
+    """A transient failure: queue again, or fail once attempts are used up.
+
+    Returns False when the lease was lost meanwhile (another daemon owns the post)."""
+    if not _owned(post, worker):
+        return False
+    post.attempts += 1
+    post.ambiguous = post.ambiguous or ambiguous
+    post.last_error = reason
+    if post.attempts >= max_attempts:
+        mark_failed(
+            session, post, f"{reason} (gave up after {post.attempts} attempts)", worker, now
+        )
+        return True
+    post.status = Status.QUEUED.value
+    post.next_attempt_at = retry_at
+    _clear_lease(post, now)
+    add_event(
+        session,
+        post.id,
+        Kind.RETRY_SCHEDULED,
+        now,
+        worker,
+        reason=reason,
+        attempt=post.attempts,
+        next_attempt_at=retry_at.isoformat(),
+    )
+    return True
+
+
+def defer_rate_limited(
+    session: Session, post: Post, reason: str, until: datetime, worker: str, now: datetime
+) -> bool:
+    """429: wait for the platform's reset time; not counted as an attempt."""
+    if not _owned(post, worker):
+        return False
+    post.status = Status.QUEUED.value
+    post.next_attempt_at = until
+    post.last_error = reason
+    _clear_lease(post, now)
+    add_event(session, post.id, Kind.RATE_LIMITED, now, worker, until=until.isoformat())
+    return True
+
+
+def mark_failed(
+    session: Session, post: Post, reason: str, worker: str | None, now: datetime
+) -> None:
+    post.status = Status.FAILED.value
+    post.last_error = reason
+    _clear_lease(post, now)
+    add_event(session, post.id, Kind.FAILED, now, worker, reason=reason)
+    hold_replies(session, post, f"post {post.id} failed: {reason}", now)
+
+
+def fail_permanent(session: Session, post: Post, reason: str, worker: str, now: datetime) -> bool:
+    if not _owned(post, worker):
+        return False
+    post.attempts += 1
+    mark_failed(session, post, reason, worker, now)
+    return True
+
+
+def release(
+    session: Session, posts: Sequence[Post], reason: str, worker: str, now: datetime
+) -> None:
+    """Hand claimed posts back unpublished (shutdown, skipped after a rate limit)."""
+    for post in posts:
+        if _owned(post, worker):
+            post.status = Status.QUEUED.value
+            _clear_lease(post, now)
+            add_event(session, post.id, Kind.RELEASED, now, worker, reason=reason)
+
+
+def _load(session: Session, post_ids: Sequence[int]) -> list[Post]:
+    posts = list(session.scalars(select(Post).where(Post.id.in_(post_ids)).order_by(Post.id)))
+    missing = sorted(set(post_ids) - {p.id for p in posts})
+    if missing:
+        raise NotFound(f"no post with id {', '.join(map(str, missing))}")
+    return posts
+
+
+def cancel(session: Session, post_ids: Sequence[int], now: datetime) -> list[Post]:
+    """Cancel queued or held posts; later parts of their threads are held."""
+    posts = _load(session, post_ids)
+    for post in posts:
+        if post.status not in _OPEN and post.status != Status.CANCELLED.value:
+            raise BadInput(f"post {post.id} is {post.status} and cannot be cancelled")
+    for post in posts:
+        if post.status == Status.CANCELLED.value:
+            continue
+        post.status = Status.CANCELLED.value
+        post.updated_at = now
+        add_event(session, post.id, Kind.CANCELLED, now)
+        hold_replies(session, post, f"post {post.id} was cancelled", now)
+    return posts
+
+
+def retry(session: Session, post_ids: Sequence[int], now: datetime) -> list[Post]:
+    """Failed or held posts go back to the queue, due now (or at their time if later)."""
+    posts = _load(session, post_ids)
+    chosen = {p.id for p in posts}
+    for post in posts:
+        if post.status not in (Status.FAILED.value, Status.HELD.value):
+            raise BadInput(
+                f"post {post.id} is {post.status}; only failed or held posts are retried"
+            )
+        if post.parent_id is not None and post.parent_id not in chosen:
+            parent = session.get(Post, post.parent_id)
+            if parent is not None and parent.status not in (
+                Status.QUEUED.value,
+                Status.PUBLISHING.value,
+                Status.PUBLISHED.value,
+            ):
+                raise BadInput(
+                    f"post {post.id} replies to post {parent.id}, which is {parent.status}: "
+                    f"retry {parent.id} too"
+                )
+            if (
+                parent is not None
+                and parent.status == Status.PUBLISHED.value
+                and not parent.remote_id
+            ):
+                raise BadInput(
+                    f"post {post.id} replies to post {parent.id}, whose id on the platform is "
+                    "unknown, so the reply cannot chain"
+                )
+    for post in posts:
+        post.status = Status.QUEUED.value
+        post.attempts = 0
+        post.last_error = None
+        post.next_attempt_at = max(now, post.scheduled_at)
+        post.updated_at = now
+        add_event(
+            session, post.id, Kind.REQUEUED, now, next_attempt_at=post.next_attempt_at.isoformat()
+        )
+    return posts

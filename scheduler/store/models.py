@@ -1,0 +1,145 @@
+"""Tables: campaigns, posts, events (the append-only post log), workers (heartbeats).
+
+Times are stored as naive UTC and come back aware (UTC), on SQLite and PostgreSQL
+alike, so comparisons in SQL never depend on a session time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Kind(StrEnum):
+    """Event kinds in the post log."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    PUBLISHED = "published"
+    RECOVERED = "recovered"  # published, learnt after an ambiguous outcome
+    RETRY_SCHEDULED = "retry scheduled"
+    RATE_LIMITED = "rate-limited"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+    REQUEUED = "requeued"  # `campaign retry`
+    RELEASED = "released"  # handed back unpublished (shutdown, lease expiry)
+    NO_CREDENTIALS = "no credentials"
+    DATABASE_TROUBLE = "database trouble"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    hashtags: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_claim", "status", "next_attempt_at"),
+        Index("ix_posts_campaign", "campaign_id", "platform", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    account: Mapped[str] = mapped_column(String(200), default="default")
+    seq: Mapped[int]
+    # The post this one replies to, and the first post of its thread (Bluesky replies
+    # need both strong refs; storing the root saves walking the chain).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    text: Mapped[str] = mapped_column(Text)
+    scheduled_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default=Status.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    # An earlier attempt may have reached the platform: look before posting again.
+    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    remote_uri: Mapped[str | None] = mapped_column(Text)
+    remote_cid: Mapped[str | None] = mapped_column(String(200))
+    remote_url: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_post", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Null for daemon-wide events (e.g. a platform without credentials).
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    worker: Mapped[str | None] = mapped_column(String(80))
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None]
