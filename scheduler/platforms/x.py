@@ -1,0 +1,415 @@
+"""Publish to X through tweepy's v2 Client, with OAuth 1.0a user context.
+
+X has no idempotency key for POST /2/tweets. So when an earlier attempt may have gone
+through we look for the post among the account's recent posts before sending it again,
+and X's "duplicate content" refusal counts as already published.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
+
+from scheduler.platforms.base import (
+    MissingCredentials,
+    OutgoingPost,
+    Permanent,
+    PublishError,
+    RateLimited,
+    RemoteRef,
+    ReplyTarget,
+    Transient,
+)
+
+log = logging.getLogger(__name__)
+
+X_API = "https://api.twitter.com"
+CREDENTIAL_VARS = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+UNAUTHORIZED = "X rejected the credentials (401 Unauthorized): check " + ", ".join(CREDENTIAL_VARS)
+DUPLICATE_NOTE = "X refused it as duplicate content: already published, id unknown"
+# X's 15-minute windows: the wait when a 429 carries no usable reset header.
+DEFAULT_WAIT = timedelta(minutes=15)
+# A reset already in the past (clock skew) must not turn into an immediate retry loop.
+PAST_RESET_WAIT = timedelta(minutes=1)
+TIMELINE_PAGE_SIZE = 100  # the most get_users_tweets returns per page
+TIMELINE_PAGES = 2
+
+_TCO = re.compile(r"https?://t\.co/\w+")
+# What X may have replaced by a t.co link: one token with a dot in it (URL or bare domain).
+_SHORTENED = r"\S*?\.\S*?"
+
+# At DEBUG these libraries log the signed Authorization header (consumer key and access
+# token in clear; oauthlib masks only the two secrets) and request details.
+_NOISY_LOGGERS = (
+    "requests_oauthlib.oauth1_auth",
+    "requests_oauthlib.oauth1_session",
+    "oauthlib.oauth1.rfc5849",
+    "oauthlib.oauth1.rfc5849.signature",
+    "tweepy.client",
+    "tweepy.auth",
+    "urllib3.connectionpool",
+    __name__,
+)
+
+
+class _Redactor(logging.Filter):
+    """Masks every credential an XPublisher was built with, in messages and log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, values: Iterable[str]) -> None:
+        for value in values:
+            if len(value) >= 4:  # masking a 1-3 character string would mangle every line
+                # The Authorization header carries values percent-encoded.
+                self._secrets.update({value, quote(value, safe="~")})
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's problem, not ours
+            return True
+        clean = self.scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_REDACTOR = _Redactor()
+for _name in _NOISY_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTOR)  # idempotent: the same filter object
+
+
+class _XAdapter(HTTPAdapter):
+    """Mounted for https://api.twitter.com/ on tweepy's session.
+
+    Sets our timeout on every request (tweepy's Client has no timeout parameter) and,
+    when a gateway base URL is configured, sends the request there instead. tweepy signs
+    each request for api.twitter.com before it reaches this adapter, so a gateway must
+    forward the Authorization header untouched."""
+
+    def __init__(self, gateway: str | None, timeout: float) -> None:
+        super().__init__()
+        self._gateway = gateway
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if self._gateway is not None:
+            parts = urlsplit(request.url or "")
+            request.url = self._gateway + parts.path + (f"?{parts.query}" if parts.query else "")
+            # The session chose proxies (and NO_PROXY exemptions) for api.twitter.com.
+            proxies = requests.utils.get_environ_proxies(request.url)
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self._timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
+
+
+class XPublisher:
+    platform: str = "x"
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        access_token: str,
+        access_token_secret: str,
+        base_url: str = X_API,
+        timeout: float = 30.0,
+    ) -> None:
+        given = dict(
+            zip(
+                CREDENTIAL_VARS,
+                (api_key, api_secret, access_token, access_token_secret),
+                strict=True,
+            )
+        )
+        missing = [name for name, value in given.items() if not value]
+        if missing:
+            raise MissingCredentials("X credentials are not configured: set " + ", ".join(missing))
+        _REDACTOR.add(given.values())
+        self._timeout = timeout
+        self._client: Any = tweepy.Client(
+            consumer_key=api_key,
+            consumer_secret=api_secret,
+            access_token=access_token,
+            access_token_secret=access_token_secret,
+            # Sleeping inside a publish call would stall the dispatcher for up to 15 min;
+            # it defers the post to reset_at instead.
+            wait_on_rate_limit=False,
+        )
+        base = base_url.rstrip("/")
+        gateway = None if base == X_API else base
+        self._client.session.mount(f"{X_API}/", _XAdapter(gateway, timeout))
+        self._me: tuple[str, str] | None = None  # (user id, username)
+
+    def __repr__(self) -> str:
+        return "XPublisher()"  # the tweepy client inside holds the credentials
+
+    def publish(self, post: OutgoingPost, reply_to: ReplyTarget | None) -> RemoteRef:
+        parent = None
+        if reply_to is not None:
+            parent = reply_to.parent.id
+            if parent is None:
+                raise Permanent("cannot reply on X: the id of the post to reply to is unknown")
+
+        if post.ambiguous:
+            found = self._precheck(post, parent)
+            if found is not None:
+                return found
+
+        try:
+            response = self._client.create_tweet(
+                text=post.text, in_reply_to_tweet_id=parent, user_auth=True
+            )
+        except tweepy.Forbidden as exc:
+            if _is_duplicate(exc):
+                return self._after_duplicate(post, parent)
+            raise _translate(exc, self._timeout, may_have_posted=True) from exc
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise _translate(exc, self._timeout, may_have_posted=True) from exc
+
+        data = response.data if isinstance(response.data, dict) else {}
+        tweet_id = data.get("id")
+        if not tweet_id:
+            # A success without an id: the post most likely exists, so look before retrying.
+            raise Transient("X accepted the post but returned no id", ambiguous=True)
+        return RemoteRef(id=str(tweet_id), url=status_url(str(tweet_id)))
+
+    def check(self) -> str:
+        user_id, username = self._whoami(refresh=True)
+        return f"@{username} (id {user_id})"
+
+    def close(self) -> None:
+        self._client.session.close()
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def _precheck(self, post: OutgoingPost, parent: str | None) -> RemoteRef | None:
+        try:
+            tweet_id = self._find_recent(post.text, parent)
+        except PublishError as exc:
+            # Not fatal: if the post did go out, X refuses the repeat as duplicate content.
+            log.info("X post %s: could not look for an earlier attempt (%s)", post.post_id, exc)
+            return None
+        if tweet_id is None:
+            return None
+        log.info("X post %s: found as %s among the account's recent posts", post.post_id, tweet_id)
+        return RemoteRef(
+            id=tweet_id,
+            url=status_url(tweet_id),
+            recovered=True,
+            note="recovered from the account's recent posts after an earlier attempt "
+            "ended without an answer",
+        )
+
+    def _after_duplicate(self, post: OutgoingPost, parent: str | None) -> RemoteRef:
+        try:
+            tweet_id = self._find_recent(post.text, parent)
+        except PublishError as exc:
+            why = f"the account's posts could not be read: {exc}"
+            tweet_id = None
+        else:
+            why = f"not among the account's {TIMELINE_PAGES * TIMELINE_PAGE_SIZE} latest posts"
+        if tweet_id is None:
+            log.info("X post %s: duplicate content, id unknown (%s)", post.post_id, why)
+            return RemoteRef(id=None, url=None, recovered=True, note=f"{DUPLICATE_NOTE} ({why})")
+        log.info("X post %s: duplicate content, found as %s", post.post_id, tweet_id)
+        return RemoteRef(
+            id=tweet_id,
+            url=status_url(tweet_id),
+            recovered=True,
+            note="recovered from the account's recent posts after X refused it as "
+            "duplicate content",
+        )
+
+    def _find_recent(self, text: str, parent: str | None) -> str | None:
+        """The id of the account's recent post with this text and parent, if any.
+        Raises PublishError when the timeline cannot be read (e.g. 403 on the Free tier)."""
+        user_id, _ = self._whoami()
+        token: str | None = None
+        for _ in range(TIMELINE_PAGES):
+            params: dict[str, Any] = {
+                "max_results": TIMELINE_PAGE_SIZE,
+                "tweet_fields": ["referenced_tweets"],
+                "user_auth": True,  # tweepy's default here is the bearer token we lack
+            }
+            if token:
+                params["pagination_token"] = token
+            response = self._read(self._client.get_users_tweets, user_id, **params)
+            for tweet in response.data or []:
+                if same_text(text, str(tweet.text)) and _replied_to(tweet) == parent:
+                    return str(tweet.id)
+            token = (response.meta or {}).get("next_token")
+            if not token:
+                break
+        return None
+
+    def _whoami(self, refresh: bool = False) -> tuple[str, str]:
+        if self._me is None or refresh:
+            user = self._read(self._client.get_me, user_auth=True).data
+            if user is None:
+                raise Transient("X returned no account for these credentials")
+            self._me = (str(user.id), str(user.username))
+        return self._me
+
+    def _read(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise _translate(exc, self._timeout, may_have_posted=False) from exc
+
+
+def status_url(tweet_id: str) -> str:
+    return f"https://x.com/i/web/status/{tweet_id}"
+
+
+def same_text(ours: str, theirs: str) -> bool:
+    """Whether X's rendering of a post (`theirs`: HTML-escaped, URLs as t.co links) is our
+    text, ignoring Unicode normalisation and whitespace differences."""
+    mine = _normalise(ours)
+    shown = _normalise(html.unescape(theirs))
+    if mine == shown:
+        return True
+    pieces = _TCO.split(shown)
+    if len(pieces) == 1:
+        return False
+    return re.fullmatch(_SHORTENED.join(map(re.escape, pieces)), mine) is not None
+
+
+def _normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _replied_to(tweet: Any) -> str | None:
+    for ref in getattr(tweet, "referenced_tweets", None) or []:
+        if getattr(ref, "type", None) == "replied_to":
+            return str(ref.id)
+    return None
+
+
+def _is_duplicate(exc: Any) -> bool:
+    messages = [str(m).lower() for m in getattr(exc, "api_messages", [])]
+    # 187 is v1.1's "Status is a duplicate.", which some gateways still pass through.
+    return any("duplicate content" in m for m in messages) or 187 in getattr(exc, "api_codes", [])
+
+
+def _translate(exc: Exception, timeout: float, *, may_have_posted: bool) -> PublishError:
+    """Map a tweepy or requests failure onto the error kinds the dispatcher acts on."""
+    if isinstance(exc, tweepy.HTTPException):
+        response = exc.response
+        status = int(response.status_code)
+        said = _detail(exc)
+        if isinstance(exc, tweepy.TooManyRequests):
+            reset_at = _reset_at(response.headers)
+            return RateLimited(
+                f"X rate limit reached (429 Too Many Requests); "
+                f"resets {reset_at:%Y-%m-%d %H:%M:%S} UTC",
+                reset_at,
+            )
+        if isinstance(exc, tweepy.Unauthorized):
+            return Permanent(UNAUTHORIZED)
+        if status >= 500:
+            # An answer from X means the request was handled and refused. A 504 comes from a
+            # gateway that stopped waiting for X's backend, which may still create the post.
+            return Transient(
+                f"X answered {status}: {said}", ambiguous=may_have_posted and status == 504
+            )
+        if 400 <= status < 500:
+            return Permanent(f"X refused the request ({status}): {said}")
+        return Transient(f"X answered {status}: {said}", ambiguous=may_have_posted)
+
+    maybe = "; the post may have gone out" if may_have_posted else ""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Transient(f"could not connect to X within {timeout:g} s")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Transient(f"X did not answer within {timeout:g} s{maybe}", ambiguous=may_have_posted)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _never_sent(exc):
+            return Transient(f"could not connect to X ({_cause(exc)})")
+        return Transient(f"connection to X lost ({_cause(exc)}){maybe}", ambiguous=may_have_posted)
+    # Unreadable answers (broken chunking, a 2xx that is not JSON) and anything else.
+    return Transient(f"X request failed ({type(exc).__name__}){maybe}", ambiguous=may_have_posted)
+
+
+def _detail(exc: Any) -> str:
+    messages = [str(m) for m in getattr(exc, "api_messages", [])]
+    text = "; ".join(messages) if messages else str(exc.response.reason)
+    return _REDACTOR.scrub(" ".join(text.split()))
+
+
+def _reset_at(headers: Mapping[str, str]) -> datetime:
+    """When to try again after a 429.
+
+    x-rate-limit-reset is the 15-minute window. When the 24-hour posting cap is what ran
+    out, X still sends window headers with requests left, and the daily reset is later."""
+    candidates = []
+    window = _epoch(headers.get("x-rate-limit-reset"))
+    if window is not None:
+        candidates.append(window)
+    for prefix in ("x-user-limit-24hour", "x-app-limit-24hour"):
+        daily = _epoch(headers.get(f"{prefix}-reset"))
+        if daily is not None and _epoch(headers.get(f"{prefix}-remaining")) == 0:
+            candidates.append(daily)
+    now = datetime.now(UTC)
+    if not candidates:
+        return now + DEFAULT_WAIT
+    reset_at = datetime.fromtimestamp(max(candidates), UTC)
+    return reset_at if reset_at > now else now + PAST_RESET_WAIT
+
+
+def _epoch(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection itself failed (refused, DNS, connect timeout), so X
+    cannot have received the request. A dropped connection after sending is not."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # urllib3's NewConnectionError and NameResolutionError subclass ConnectTimeoutError.
+    return isinstance(reason, ConnectTimeoutError)
+
+
+def _cause(exc: requests.exceptions.ConnectionError) -> str:
+    reason: Any = exc.args[0] if exc.args else exc
+    if isinstance(reason, MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    if isinstance(reason, ProtocolError) and len(reason.args) > 1:
+        reason = reason.args[1]  # ("Connection aborted.", RemoteDisconnected(...))
+    return type(reason).__name__
