@@ -1,0 +1,162 @@
+"""`campaign split` through the real CLI: JSON shape, table, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLE
+
+
+def test_split_json_on_the_op_ed(cli: Any) -> None:
+    result = cli(
+        "split", str(EXAMPLE), "--platform", "x", "--tag", "Artsakh", "-t", "#Armenia", "--json"
+    )
+    assert result.code == 0, result.stderr
+    posts = json.loads(result.stdout)
+    assert [p["seq"] for p in posts] == list(range(1, len(posts) + 1))
+    for post in posts:
+        assert set(post) == {"seq", "platform", "text", "length", "limit"}
+        assert post["platform"] == "x" and post["limit"] == 280
+        assert post["length"] <= 280
+        assert "#Artsakh" in post["text"] and "#Armenia" in post["text"]
+    assert 'dropped page boilerplate "Comments are closed."' in result.stderr
+    assert "truncated" in result.stderr
+
+
+def test_tags_default_to_the_setting(cli: Any) -> None:
+    result = cli(
+        "split",
+        str(EXAMPLE),
+        "-p",
+        "bluesky",
+        "--json",
+        env={"CAMPAIGN_HASHTAGS": "#Artsakh #Armenia"},
+    )
+    assert result.code == 0, result.stderr
+    assert all("#Artsakh" in p["text"] for p in json.loads(result.stdout))
+
+
+def test_split_table(cli: Any) -> None:
+    result = cli("split", str(EXAMPLE), "--platform", "bluesky", "--tag", "Artsakh")
+    assert result.code == 0
+    assert "posts for bluesky" in result.stdout
+    assert "/300" in result.stdout
+
+
+def test_split_writes_nothing(cli: Any, tmp_path: Path) -> None:
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert cli("split", str(EXAMPLE), "--platform", "x", "--json").code == 0
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def _bad(cli: Any, *args: str) -> str:
+    result = cli(*args)
+    assert result.code == 2, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_file(cli: Any) -> None:
+    assert "not found" in _bad(cli, "split", "nope.txt", "--platform", "x")
+
+
+def test_directory(cli: Any, tmp_path: Path) -> None:
+    assert "directory" in _bad(cli, "split", str(tmp_path), "--platform", "x")
+
+
+def test_empty_and_blank(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text("  \n\n\t \n")
+    assert "empty" in _bad(cli, "split", str(tmp_path / "empty.txt"), "--platform", "x")
+    _bad(cli, "split", str(tmp_path / "blank.txt"), "--platform", "x")
+
+
+def test_binary(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "image.txt").write_bytes(bytes(range(256)) * 20)
+    assert "binary" in _bad(cli, "split", str(tmp_path / "image.txt"), "--platform", "x")
+
+
+def test_too_big(cli: Any, tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("Word. " * 2000)
+    result = cli("split", str(big), "--platform", "x", env={"CAMPAIGN_MAX_ARTICLE_BYTES": "1000"})
+    assert result.code == 2 and "too big" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_undecodable_bytes_are_detected_with_a_warning(cli: Any, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(
+        "Café au lait est très bon. Le garçon arrive à l'heure.\n".encode("cp1252") * 5
+    )
+    result = cli("split", str(latin), "--platform", "x", "--json")
+    assert result.code == 0, result.stderr
+    assert "Café" in result.stdout
+    assert "warning" in result.stderr
+
+
+def test_unknown_platform(cli: Any) -> None:
+    assert "platform" in _bad(cli, "split", str(EXAMPLE), "--platform", "myspace")
+
+
+def test_invalid_tag(cli: Any) -> None:
+    assert "invalid tag" in _bad(
+        cli, "split", str(EXAMPLE), "--platform", "x", "--tag", "two words"
+    )
+
+
+def test_invalid_tags_on(cli: Any) -> None:
+    _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--tags-on", "middle")
+
+
+def test_invalid_link(cli: Any) -> None:
+    _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--link", "not a link")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    env = {"CAMPAIGN_DEBUG": "1", "PATH": "", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli.app", "split", "nope.txt", "--platform", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version(flag: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli.app", flag],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "campaign" in result.stdout
+
+
+def test_help_does_not_import_the_sdks_or_sqlalchemy(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['campaign', '--help']\n"
+        "from scheduler.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('tweepy', 'atproto', 'sqlalchemy', 'pydantic') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
