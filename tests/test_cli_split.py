@@ -160,3 +160,8 @@ def test_help_does_not_import_the_sdks_or_sqlalchemy(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_usage_errors_are_one_line(cli: Any) -> None:
+    assert "article" in _bad(cli, "split", "--platform", "x").lower()
+    assert "--bogus" in _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--bogus")

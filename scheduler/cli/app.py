@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 # Importing a command module registers its commands; each keeps its heavy imports inside.
@@ -29,19 +28,26 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+# Typer may ship its own copy of click; take its exception types from Typer itself.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     debug = os.environ.get("CAMPAIGN_DEBUG") == "1"
     try:
         code = command.main(args=argv, prog_name="campaign", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("campaign: interrupted\n")
         code = 130
-    except click.exceptions.ClickException as exc:
-        sys.stderr.write(f"campaign: {exc.format_message()}\n")
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
+    except _ClickException as exc:  # usage errors: one line, exit 2
+        message = exc.format_message()  # type: ignore[attr-defined]
+        sys.stderr.write(f"campaign: {message} (see campaign --help)\n")
+        code = exc.exit_code  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         sys.stderr.write("campaign: interrupted\n")
         code = 130

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from scheduler import __version__
 
+# The order a new user meets the commands in, not the order modules register them.
+COMMAND_ORDER = (
+    "split",
+    "queue",
+    "list",
+    "log",
+    "cancel",
+    "retry",
+    "run",
+    "status",
+    "accounts",
+    "db",
+    "demo",
+)
+
+
+class _OrderedGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
     name="campaign",
+    cls=_OrderedGroup,
     help=(
         "Cut an article into hashtagged posts for X and Bluesky, queue them, "
         "and publish each exactly once, on time."

@@ -93,8 +93,7 @@ def demo(
         Path | None, typer.Option("--article", help="Another article to demo with.")
     ] = None,
 ) -> None:
-    """Queue the example op-ed for X and Bluesky in a throwaway database, publish it with
-    dry-run publishers, and print the post log."""
+    """Queue the example op-ed for X and Bluesky in a throwaway database, publish it with dry-run publishers, and print the post log."""  # noqa: E501
     import os
     import tempfile
 
