@@ -30,12 +30,11 @@ def display_zone(name: str | None = None) -> ZoneInfo:
     return parse_zone(name or settings().tz or None)
 
 
-def local(dt: datetime | None, zone: ZoneInfo) -> str:
+def local(dt: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """A table cell: local time with the zone's abbreviation or offset."""
     if dt is None:
         return "-"
-    from scheduler.plan import format_local
-
-    return format_local(dt, zone)
+    return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 def iso_utc(dt: datetime | None) -> str | None:

@@ -113,11 +113,12 @@ def log(
     from rich.table import Table
 
     table = Table(title=f"post log ({len(entries)} events)")
-    for column in (f"at ({zone.key})", "post", "campaign", "platform", "kind", "detail"):
+    table.add_column(f"at ({zone.key})", no_wrap=True)
+    for column in ("post", "campaign", "platform", "kind", "detail"):
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(
-            local(e.at, zone),
+            local(e.at, zone, seconds=True),
             "-" if e.post_id is None else f"{e.post_id} (#{e.seq})",
             e.campaign or "-",
             e.platform or str(e.detail.get("platform", "-")),

@@ -76,8 +76,9 @@ def list_(
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} posts")
-    for column in ("id", "campaign", "platform", "seq", "status", f"scheduled ({zone.key})"):
+    for column in ("id", "campaign", "platform", "seq", "status"):
         table.add_column(column)
+    table.add_column(f"scheduled ({zone.key})", no_wrap=True)
     table.add_column("tries", justify="right")
     table.add_column("url / last error", overflow="fold")
     for r in rows:
@@ -117,7 +118,7 @@ def _change(post_ids: list[int] | None, campaign: str | None, verb: str) -> None
                 wanted = (
                     (Status.QUEUED.value, Status.HELD.value)
                     if verb == "cancel"
-                    else (Status.FAILED.value, Status.HELD.value)
+                    else (Status.FAILED.value, Status.HELD.value, Status.CANCELLED.value)
                 )
                 ids = [r.id for r in queries.list_posts(session, campaign) if r.status in wanted]
             changed = (
@@ -127,9 +128,10 @@ def _change(post_ids: list[int] | None, campaign: str | None, verb: str) -> None
             )
     finally:
         store.close()
-    state = "cancelled" if verb == "cancel" else "queued again"
+    done = "cancelled" if verb == "cancel" else "queued again"
+    noun = "post" if len(changed) == 1 else "posts"
     shown = ", ".join(str(p.id) for p in changed) or "none"
-    typer.echo(f"{len(changed)} posts {state}: {shown}")
+    typer.echo(f"{done} {len(changed)} {noun}: {shown}")
 
 
 @app.command()
@@ -140,5 +142,5 @@ def cancel(post_ids: PostIds = None, campaign: CampaignFilter = None) -> None:
 
 @app.command()
 def retry(post_ids: PostIds = None, campaign: CampaignFilter = None) -> None:
-    """Queue failed or held posts again (by id, or a whole campaign)."""
+    """Queue failed, held or cancelled posts again (by id, or a whole campaign)."""
     _change(post_ids, campaign, "retry")

@@ -218,8 +218,10 @@ def queue(
     from rich.table import Table
 
     table = Table(title=f"campaign {name!r}: {len(queued)} posts queued")
-    for column in ("id", "platform", "seq", f"scheduled ({zone.key})", "text"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "platform", "seq"):
+        table.add_column(column)
+    table.add_column(f"scheduled ({zone.key})", no_wrap=True)
+    table.add_column("text", overflow="fold")
     for q in queued:
         preview = q.text.replace("\n", " ")
         table.add_row(

@@ -19,6 +19,8 @@ from scheduler.store.log import add_event, add_events
 from scheduler.store.models import Kind, Post, Status
 
 _OPEN = (Status.QUEUED.value, Status.HELD.value)
+# Cancelling is undone by retry too, or a cancelled thread post would strand its replies.
+_RETRYABLE = (Status.FAILED.value, Status.HELD.value, Status.CANCELLED.value)
 
 
 def hold_replies(session: Session, post: Post, reason: str, now: datetime) -> list[int]:
@@ -186,13 +188,14 @@ def cancel(session: Session, post_ids: Sequence[int], now: datetime) -> list[Pos
 
 
 def retry(session: Session, post_ids: Sequence[int], now: datetime) -> list[Post]:
-    """Failed or held posts go back to the queue, due now (or at their time if later)."""
+    """Failed, held or cancelled posts go back to the queue, due now (or at their time
+    if that is later)."""
     posts = _load(session, post_ids)
     chosen = {p.id for p in posts}
     for post in posts:
-        if post.status not in (Status.FAILED.value, Status.HELD.value):
+        if post.status not in _RETRYABLE:
             raise BadInput(
-                f"post {post.id} is {post.status}; only failed or held posts are retried"
+                f"post {post.id} is {post.status}; only failed, held or cancelled posts are retried"
             )
         if post.parent_id is not None and post.parent_id not in chosen:
             parent = session.get(Post, post.parent_id)
