@@ -32,7 +32,7 @@ from scheduler.platforms.base import (
 from scheduler.store import lifecycle
 from scheduler.store.claim import claim_due
 from scheduler.store.db import DatabaseUnavailable, Store
-from scheduler.store.models import Post
+from scheduler.store.models import Post, Status
 
 log = logging.getLogger("campaign.dispatch")
 
@@ -242,7 +242,10 @@ class Dispatcher:
                     worker,
                     now,
                 ):
-                    result.retried += 1
+                    if post.status == Status.FAILED.value:  # attempts used up
+                        result.failed += 1
+                    else:
+                        result.retried += 1
 
         self._with_patience(write)
 

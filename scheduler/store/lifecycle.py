@@ -57,6 +57,21 @@ def mark_published(
     session: Session, post: Post, ref: RemoteRef, worker: str, now: datetime
 ) -> None:
     """Publishing is a fact: record it whoever holds the lease now."""
+    if post.status == Status.PUBLISHED.value:
+        # A slower worker whose lease expired reports what the other already recorded.
+        if ref.id is None or ref.id == post.remote_id:
+            return
+        add_event(
+            session,
+            post.id,
+            Kind.PUBLISHED,
+            now,
+            worker,
+            url=ref.url,
+            remote_id=ref.id,
+            note=f"a second copy: the post was already recorded as {post.remote_id}",
+        )
+        return
     post.status = Status.PUBLISHED.value
     post.attempts += 1
     post.remote_id = ref.id

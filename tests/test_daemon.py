@@ -1,0 +1,178 @@
+"""`campaign run` and `campaign demo` as real processes, on a SQLite file, dry-run.
+
+`run` and `demo` end with os._exit, so they run as subprocesses; `queue`, `list` and
+`log` run in-process through the `cli` fixture against the same database file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CAMPAIGN = [sys.executable, "-m", "scheduler.cli.app"]
+DRY_RUN_LINE = re.compile(r"^\[dry-run (x|bluesky)\] post (\d+)", re.MULTILINE)
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> dict[str, str]:
+    return {"CAMPAIGN_DATABASE_URL": sqlite_url}
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    """An article that splits into a few posts per platform."""
+    path = tmp_path / "short.txt"
+    paragraphs = [
+        f"Paragraph {i} says something plain about the campaign and its aims. " * 3
+        for i in range(1, 7)
+    ]
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return path
+
+
+def queue(cli: Any, db: dict[str, str], article: Path, *args: str) -> list[dict[str, Any]]:
+    result = cli("queue", str(article), *args, "--json", env=db)
+    assert result.code == 0, result.stderr
+    posts: list[dict[str, Any]] = json.loads(result.stdout)["posts"]
+    assert len(posts) >= 3
+    return posts
+
+
+def listed(cli: Any, db: dict[str, str]) -> list[dict[str, Any]]:
+    result = cli("list", "--json", env=db)
+    assert result.code == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def logged(cli: Any, db: dict[str, str], kind: str) -> list[dict[str, Any]]:
+    result = cli("log", "--kind", kind, "--json", env=db)
+    assert result.code == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CAMPAIGN, *args],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_run_once_publishes_what_is_due_and_exits(
+    cli: Any, db: dict[str, str], article: Path
+) -> None:
+    queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1h")
+    due = sorted(p["id"] for p in queued if p["seq"] == 1)
+
+    done = run("run", "--once", "--dry-run")
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(int(i) for _, i in DRY_RUN_LINE.findall(done.stdout)) == due
+    status = {row["id"]: row["status"] for row in listed(cli, db)}
+    assert sorted(i for i, s in status.items() if s == "published") == due
+    assert all(s == "queued" for i, s in status.items() if i not in due)
+
+
+def test_run_until_done_publishes_each_post_on_time(
+    cli: Any, db: dict[str, str], article: Path
+) -> None:
+    # Starting 2 s out, so the lateness measured is the daemon's, not Python's start-up.
+    queued = queue(cli, db, article, "-p", "x", "--start", "+2s", "--every", "1s")
+
+    done = run("run", "--until-done", "--dry-run", "--poll", "0.2")
+
+    assert done.returncode == 0, done.stderr
+    printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(done.stdout))
+    assert printed == Counter(p["id"] for p in queued)
+    rows = listed(cli, db)
+    assert {row["status"] for row in rows} == {"published"}
+    scheduled = {row["id"]: when(row["scheduled_at"]) for row in rows}
+    published = {e["post_id"]: when(e["at"]) for e in logged(cli, db, "published")}
+    assert published.keys() == scheduled.keys()
+    for post_id, at in published.items():
+        late = (at - scheduled[post_id]).total_seconds()
+        # Never early, and about on time (a behaviour check, not a benchmark).
+        assert 0 <= late < 3.0, (post_id, late)
+
+
+def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
+    cli: Any, db: dict[str, str], article: Path, tmp_path: Path
+) -> None:
+    queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1s")
+    ids = sorted(p["id"] for p in queued)
+    first_out = tmp_path / "first.out"
+    with first_out.open("w") as out:
+        daemon = subprocess.Popen(
+            [*CAMPAIGN, "run", "--dry-run", "--poll", "0.2"],
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while "[dry-run" not in first_out.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "[dry-run" in first_out.read_text(), "the daemon published nothing"
+            time.sleep(1.0)
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=20)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+    assert daemon.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+    status = Counter(row["status"] for row in listed(cli, db))
+    assert "publishing" not in status
+    assert set(status) <= {"published", "queued"}  # nothing lost
+    assert status["queued"] > 0, "stopped too late to test a restart"
+
+    rest = run("run", "--until-done", "--dry-run", "--poll", "0.2")
+    assert rest.returncode == 0, rest.stderr
+
+    printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(first_out.read_text() + rest.stdout))
+    assert sorted(printed) == ids
+    assert set(printed.values()) == {1}, printed  # each post went out exactly once
+    rows = listed(cli, db)
+    assert [row["status"] for row in rows].count("published") == len(ids)
+    assert sorted(e["post_id"] for e in logged(cli, db, "published")) == ids
+
+
+def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
+    env = dict(os.environ, COLUMNS="200")
+    done = subprocess.run(
+        [*CAMPAIGN, "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output
+    for platform in ("x", "bluesky"):
+        assert re.search(rf"│\s*{platform}\s*│\s*published\s*│", done.stdout), platform
