@@ -48,11 +48,11 @@ def log(
     from scheduler.cli.options import platform_of
     from scheduler.cli.output import print_json, stdout_console
     from scheduler.dispatch import utcnow
-    from scheduler.errors import BadInput
+    from scheduler.errors import BadInput, NotFound
     from scheduler.plan import parse_duration, parse_when
     from scheduler.store import queries
     from scheduler.store.log import read_log
-    from scheduler.store.models import Kind
+    from scheduler.store.models import Kind, Post
 
     if json_out and csv_out:
         raise BadInput("choose --json or --csv, not both")
@@ -73,6 +73,8 @@ def log(
         with store.read() as session:
             if campaign is not None:
                 queries.campaign_id(session, campaign)  # unknown name -> clear error
+            if post is not None and session.get(Post, post) is None:
+                raise NotFound(f"no post with id {post}")
             entries = read_log(session, campaign, post, platform_name, kind, since_at, count)
     finally:
         store.close()

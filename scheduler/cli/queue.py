@@ -147,8 +147,8 @@ def queue(
     name = check_campaign_name(campaign if campaign is not None else article.stem)
 
     parsed = read_article(article, max_bytes=config.max_article_bytes)
-    for message in parsed.warnings:
-        warn(message)
+    # Warnings wait until the posts are stored: a refused queue prints one line, its error.
+    warnings = list(parsed.warnings)
     planned: list[PlannedPost] = []
     hashtags = ""
     for chosen in platforms:
@@ -158,12 +158,12 @@ def queue(
         hashtags = " ".join(options.tags)
         result = split_article(parsed, options)
         for message in result.warnings[len(parsed.warnings) :]:
-            warn(f"{chosen.value}: {message}")
+            warnings.append(f"{chosen.value}: {message}")
         times = schedule(len(result.posts), first, zone, every=step, until=until)
         budget, window = _budget(config, chosen.value)
         over = budget_warning(chosen.value, times, budget, window, zone.key or "UTC")
         if over:
-            warn(over)
+            warnings.append(over)
         planned.extend(
             PlannedPost(
                 platform=chosen.value,
@@ -197,6 +197,8 @@ def queue(
             )
     finally:
         store.close()
+    for message in warnings:
+        warn(message)
 
     if json_out:
         print_json(
