@@ -8,7 +8,7 @@ import typer
 
 from scheduler.cli.root import app
 
-accounts_app = typer.Typer(help="Platform accounts.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Platform accounts.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(accounts_app, name="accounts")
 
 

@@ -22,22 +22,31 @@ def describe(kind: str, detail: dict[str, object]) -> str:
 
 @app.command()
 def log(
-    campaign: Annotated[str | None, typer.Option("--campaign", "-c", help="Campaign name.")] = None,
-    post: Annotated[int | None, typer.Option("--post", help="One post's id.")] = None,
-    platform: Annotated[str | None, typer.Option("--platform", "-p", help="x or bluesky.")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", "-c", metavar="NAME", help="Campaign name.")
+    ] = None,
+    post: Annotated[int | None, typer.Option("--post", metavar="ID", help="One post's id.")] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky.")
+    ] = None,
     kind: Annotated[
         str | None,
         typer.Option(
             "--kind",
+            metavar="KIND",
             help="queued, claimed, published, recovered, 'retry scheduled', "
             "rate-limited, failed, cancelled, held, requeued, released, 'no credentials'.",
         ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only events from then on: ISO 8601, or -2h/-1d ago."),
+        typer.Option(
+            "--since", metavar="WHEN", help="Only events from then on: ISO 8601, or -2h/-1d ago."
+        ),
     ] = None,
-    count: Annotated[int | None, typer.Option("-n", help="Only the newest N events.")] = None,
+    count: Annotated[
+        int | None, typer.Option("-n", metavar="N", help="Only the newest N events.")
+    ] = None,
     json_out: JsonOption = False,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:

@@ -15,11 +15,14 @@ TagOption = Annotated[
     typer.Option(
         "--tag",
         "-t",
+        metavar="TAG",
         help="Hashtag for every post (repeatable; 'Artsakh' or '#Artsakh'). "
         "Default: CAMPAIGN_HASHTAGS.",
     ),
 ]
-LinkOption = Annotated[str | None, typer.Option("--link", help="URL to put in the first post.")]
+LinkOption = Annotated[
+    str | None, typer.Option("--link", metavar="URL", help="URL to put in the first post.")
+]
 ThreadOption = Annotated[
     bool,
     typer.Option(
@@ -35,7 +38,12 @@ NumberingOption = Annotated[
     ),
 ]
 TagsOnOption = Annotated[
-    str, typer.Option("--tags-on", help="Which posts carry the tags: all, first or last.")
+    str,
+    typer.Option(
+        "--tags-on",
+        metavar="all|first|last",
+        help="Which posts carry the tags: all, first or last.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

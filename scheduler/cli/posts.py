@@ -9,8 +9,12 @@ import typer
 from scheduler.cli.options import JsonOption
 from scheduler.cli.root import app
 
-CampaignFilter = Annotated[str | None, typer.Option("--campaign", "-c", help="Campaign name.")]
-PostIds = Annotated[list[int] | None, typer.Argument(help="Post ids.", show_default=False)]
+CampaignFilter = Annotated[
+    str | None, typer.Option("--campaign", "-c", metavar="NAME", help="Campaign name.")
+]
+PostIds = Annotated[
+    list[int] | None, typer.Argument(metavar="POST_ID", help="Post ids.", show_default=False)
+]
 
 
 @app.command("list")
@@ -18,9 +22,15 @@ def list_(
     campaign: CampaignFilter = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="queued, publishing, published, failed, cancelled or held."),
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="queued, publishing, published, failed, cancelled or held.",
+        ),
     ] = None,
-    platform: Annotated[str | None, typer.Option("--platform", "-p", help="x or bluesky.")] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky.")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """List posts with their status, time, attempts, URL and last error."""

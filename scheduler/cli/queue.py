@@ -77,34 +77,49 @@ def _budget(settings: Settings, platform: str) -> tuple[int, int]:
 
 @app.command()
 def queue(
-    article: Annotated[Path, typer.Argument(help="The article: .txt, .md or .html.")],
+    article: Annotated[
+        Path, typer.Argument(metavar="ARTICLE", help="The article: .txt, .md or .html.")
+    ],
     platform: Annotated[
-        list[str], typer.Option("--platform", "-p", help="x and/or bluesky (repeatable).")
+        list[str],
+        typer.Option("--platform", "-p", metavar="PLATFORM", help="x and/or bluesky (repeatable)."),
     ],
     start: Annotated[
         str,
         typer.Option(
-            "--start", help="When the first post goes out: ISO 8601, now, or +30m/+2h/+1d."
+            "--start",
+            metavar="WHEN",
+            help="When the first post goes out: ISO 8601, now, or +30m/+2h/+1d.",
         ),
     ],
     every: Annotated[
         str | None,
         typer.Option(
             "--every",
+            metavar="DURATION",
             help="Space between posts: 90s, 30m, 2h, 1d, 1h30m. Whole days keep the local "
             "wall-clock time across DST changes.",
         ),
     ] = None,
     spread_until: Annotated[
         str | None,
-        typer.Option("--spread-until", help="Spread the posts evenly up to this time."),
+        typer.Option(
+            "--spread-until", metavar="WHEN", help="Spread the posts evenly up to this time."
+        ),
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", help="IANA zone for naive times (default CAMPAIGN_TZ, else system)."),
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="IANA zone for naive times (default CAMPAIGN_TZ, else system).",
+        ),
     ] = None,
     campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Campaign name (default: the file's stem).")
+        str | None,
+        typer.Option(
+            "--campaign", metavar="NAME", help="Campaign name (default: the file's stem)."
+        ),
     ] = None,
     append: Annotated[
         bool, typer.Option("--append", help="Add to an existing campaign of that name.")

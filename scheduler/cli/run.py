@@ -27,7 +27,10 @@ def _configure_logging() -> None:
 @app.command()
 def run(
     poll: Annotated[
-        float | None, typer.Option("--poll", help="Seconds between polls (default 5).", min=0.05)
+        float | None,
+        typer.Option(
+            "--poll", metavar="SECONDS", help="Seconds between polls (default 5).", min=0.05
+        ),
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One tick, then exit (for cron).")] = False,
     until_done: Annotated[
@@ -90,7 +93,8 @@ def run(
 @app.command()
 def demo(
     article: Annotated[
-        Path | None, typer.Option("--article", help="Another article to demo with.")
+        Path | None,
+        typer.Option("--article", metavar="ARTICLE", help="Another article to demo with."),
     ] = None,
 ) -> None:
     """Queue the example op-ed for X and Bluesky in a throwaway database, publish it with dry-run publishers, and print the post log."""  # noqa: E501

@@ -22,8 +22,12 @@ from scheduler.cli.root import app
 
 @app.command()
 def split(
-    article: Annotated[Path, typer.Argument(help="The article: .txt, .md or .html.")],
-    platform: Annotated[str, typer.Option("--platform", "-p", help="x or bluesky.")],
+    article: Annotated[
+        Path, typer.Argument(metavar="ARTICLE", help="The article: .txt, .md or .html.")
+    ],
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky.")
+    ],
     tag: TagOption = None,
     link: LinkOption = None,
     thread: ThreadOption = True,

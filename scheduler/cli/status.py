@@ -9,7 +9,7 @@ import typer
 from scheduler.cli.options import JsonOption
 from scheduler.cli.root import app
 
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 
@@ -82,7 +82,7 @@ def status(json_out: JsonOption = False) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision.")] = "head",
 ) -> None:
     """Create or upgrade the database schema (also done automatically on first use)."""
     from scheduler.cli.context import settings
