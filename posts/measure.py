@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
@@ -99,11 +101,12 @@ def url_spans(text: str) -> list[tuple[int, int]]:
 
 # --- Emoji -------------------------------------------------------------------------------------
 #
-# twitter-text finds emoji with twemoji-parser (a generated list, Emoji 11). We use Unicode
-# properties instead and reproduce its weights, with these deliberate differences:
-#  * any ZWJ sequence of emoji counts 2, not only sequences on twemoji 11's list (it would count a
-#    newer one such as U+2764 U+FE0F U+200D U+1F525 piecewise: 2 + 1 + 2);
-#  * any pair of regional indicators counts 2 (twemoji only pairs that name a region).
+# twitter-text 3.1.0 finds emoji with twemoji-parser 11, a list frozen at Emoji 11. We use
+# Unicode properties instead and reproduce its weights, with one deliberate difference: every
+# well-formed emoji sequence counts 2, also those newer than that list or not on it, which it
+# counts piecewise: ZWJ sequences such as U+2764 U+FE0F U+200D U+1F525 (it says 2 + 1 + 2 = 5, a
+# mixed-skin-tone couple 11), newer skin-tone bases such as U+1FAF1 U+1F3FB (4), U+267E U+FE0F
+# (4), and regional-indicator pairs that name no region (4).
 # Kept on purpose because they change the count: a text-default pictograph without U+FE0F is not
 # an emoji unit (so bare (c) U+00A9 and (R) U+00AE count 1, like twitter-text; every other such
 # pictograph weighs 2 anyway), and U+FE0F after an emoji-presentation character is not absorbed,
@@ -143,10 +146,10 @@ def _grapheme_re() -> regex.Pattern[str]:
 
 # --- URLs --------------------------------------------------------------------------------------
 #
-# A transcription of twitter-text 3.1.0's extractUrl regex and extractUrlsWithIndices. Differences
-# that are not deliberate behaviour changes: offsets are code points, not UTF-16 units; JS's /i is
-# spelled out as [a-zA-Z] (and (?i:) only around scheme and TLDs) so that Python's Unicode case
-# folding cannot let U+212A KELVIN SIGN or U+017F LONG S pass for ASCII letters.
+# A transcription of twitter-text 3.1.0's extractUrl regex and extractUrlsWithIndices, checked
+# against it on the conformance suite and on randomised texts. Offsets handed out are code points,
+# not UTF-16 units. JS's /i is spelled out as [a-zA-Z] so that Python's Unicode case folding does
+# not let U+212A KELVIN SIGN or U+017F LONG S pass for k and s.
 
 _LATIN_ACCENTS = (
     r"\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F\u0253\u0254\u0256\u0257\u0259\u025B\u0263"
@@ -157,9 +160,12 @@ _INVALID = r"\uFFFE\uFEFF\uFFFF"
 _DIRECTIONAL = r"\u202A-\u202E\u061C\u200E\u200F\u2066-\u2069"
 # twitter-text's punct omits " and ` , so those are domain characters there too.
 _DOMAIN_CHAR = rf"[^!'#%&()*+,\-./:;<=>?@\[\\\]^_{{|}}~${_SPACES}{_INVALID}{_DIRECTIONAL}]"
-_SUBDOMAIN = rf"(?:(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
-_DOMAIN_NAME = rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
-_PUNYCODE = r"(?i:xn--[\-0-9a-z]+)"
+# Atomic: a label can only end at the next dot, so there is never another split to backtrack to.
+_SUBDOMAIN = rf"(?>(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
+_DOMAIN_NAME = rf"(?>(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
+# A host never crosses these (the characters that are neither domain characters nor . _ -).
+_NOT_HOST = rf"[!'#%&()*+,/:;<=>?@\[\\\]^{{|}}~${_SPACES}{_INVALID}{_DIRECTIONAL}]"
+_PUNYCODE = r"[xX][nN]--[\-0-9a-zA-Z]+"
 _PATH_CHAR = rf"[a-zA-Z\u0400-\u04FF0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
 # Up to two levels of balanced parentheses: /wiki/Primer_(film), /track/We_Up_(Album_(Edited))
 _BALANCED_PARENS = rf"\((?:{_PATH_CHAR}+|(?:{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*))\)"
@@ -187,18 +193,40 @@ class _Url(NamedTuple):
 
 
 def _tld(names: frozenset[str]) -> str:
-    # Longest first so that a TLD which is a prefix of another (嘉里 / 嘉里大酒店) loses.
-    alternatives = "|".join(sorted(names, key=lambda n: (-len(n), n)))
-    return rf"(?i:(?:{alternatives})(?=[^0-9a-zA-Z@+-]|\Z))"
+    # Longest first so that a TLD which is a prefix of another (嘉里 / 嘉里大酒店) loses, and
+    # grouped by first letter, which keeps the order that matters and makes matching much faster.
+    # (?i:) matches like JS's /i except that Python also folds U+212A, U+017F, U+0130 and U+0131
+    # onto k, s and i: "x.İnfo" is a link here but not in twitter-text. Spelling out JS's exact
+    # case rule made the pattern many times slower to compile and match, so that rare case stays.
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names, key=lambda n: (-len(n), n)):
+        groups.setdefault(name[0], []).append(re.escape(name[1:]))
+    alternatives = "|".join(f"{re.escape(c)}(?:{'|'.join(rest)})" for c, rest in groups.items())
+    # The lookahead stays outside (?i:), where U+017F after "la" must not count as a letter.
+    return rf"(?i:{alternatives})(?=[^0-9a-zA-Z@+-]|\Z)"
+
+
+def _tlds() -> str:
+    return rf"{_tld(_GTLDS)}|{_tld(_CCTLDS)}|{_PUNYCODE}"
+
+
+@cache
+def _tld_after_dot_re() -> regex.Pattern[str]:
+    return regex.compile(rf"\.(?={_tlds()})")
+
+
+@cache
+def _non_host_re(reverse: bool) -> regex.Pattern[str]:
+    return regex.compile(("(?r)" if reverse else "") + _NOT_HOST)
 
 
 @cache
 def _url_re() -> regex.Pattern[str]:
-    tlds = rf"{_tld(_GTLDS)}|{_tld(_CCTLDS)}|{_PUNYCODE}"
+    tlds = _tlds()
     return regex.compile(
         rf"(?P<before>[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
         r"(?P<url>"
-        r"(?P<protocol>(?i:https?://))?"
+        r"(?P<protocol>[hH][tT][tT][pP][sS]?://)?"
         rf"(?P<domain>{_SUBDOMAIN}*{_DOMAIN_NAME}(?:{tlds}))"
         r"(?::[0-9]+)?"
         rf"(?P<path>/{_PATH}*)?"
@@ -209,11 +237,12 @@ def _url_re() -> regex.Pattern[str]:
 
 @cache
 def _ascii_domain_re() -> regex.Pattern[str]:
-    tlds = rf"{_tld(_GTLDS)}|{_tld(_CCTLDS)}|{_PUNYCODE}"
-    return regex.compile(rf"(?:[\-a-zA-Z0-9{_LATIN_ACCENTS}]+\.)+(?:{tlds})")
+    return regex.compile(rf"(?:[\-a-zA-Z0-9{_LATIN_ACCENTS}]+\.)+(?:{_tlds()})")
 
 
 def _punycode_label_ok(label: str) -> bool:
+    if _PRINTABLE_ASCII.fullmatch(label):
+        return 1 <= len(label) <= _MAX_LABEL_LENGTH
     # punycode.js toASCII: re-splits at IDNA dots, encodes parts with any non-printable-ASCII.
     # Surrogate pairs of the UTF-16 view are joined again first, as punycode.js decodes them.
     label = label.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
@@ -240,9 +269,8 @@ def _extract_urls(text: str) -> list[_Url]:
     # half can be the "preceding character" and its low half start a host ("🔥.example.com").
     # Match on the same UTF-16 view and map offsets back to code points.
     view = _ASTRAL.sub(_as_surrogates, text)
-    to_cp = _utf16_to_code_points(text) if len(view) != len(text) else None
     urls: list[_Url] = []
-    for m in _url_re().finditer(view):
+    for m in _url_matches(view):
         url, protocol, domain, path = m["url"], m["protocol"] or "", m["domain"], m["path"]
         start, end = m.start("url"), m.end("url")
         if not _valid_url(url, protocol, domain):
@@ -255,7 +283,7 @@ def _extract_urls(text: str) -> list[_Url]:
                 end = start + len(tco[0])  # t.co links end at the slug (and query)
             urls.append(_Url(start, end, end - start))
             continue
-        if m["before"] in ("-", "_", ".", "/"):  # "foo-bar.com" is not a link in twitter-text
+        if m["before"] in ("-", "_", ".", "/"):  # so "foo_bar.com" and "/x.com" are not links
             continue
         # A scheme-less host counts only for its ASCII parts: "日本example.com" links example.com.
         found: list[_Url] = []
@@ -268,13 +296,39 @@ def _extract_urls(text: str) -> list[_Url]:
             last = found[-1]
             found[-1] = _Url(last.start, end, last.skip + len(url) - len(domain))
         urls.extend(found)
-    if to_cp is None:
+    if len(view) == len(text):
         return urls
-    # Entity edges never split a surrogate pair; a skip could, and then rounds down to the pair,
-    # which weighs the same as the lone low surrogate twitter-text would count.
+    lows = [i for i, c in enumerate(view) if "\udc00" <= c <= "\udfff"]
+
+    def to_cp(i: int) -> int:
+        # Entity edges never split a surrogate pair; a skip could, and then rounds down to the
+        # pair, which weighs the same as the lone low surrogate twitter-text would count.
+        return i - bisect_right(lows, i)
+
     return [
-        _Url(to_cp[u.start], to_cp[u.end], to_cp[u.start + u.skip] - to_cp[u.start]) for u in urls
+        _Url(to_cp(u.start), to_cp(u.end), to_cp(u.start + u.skip) - to_cp(u.start)) for u in urls
     ]
+
+
+def _url_matches(view: str) -> Iterator[regex.Match[str]]:
+    """The matches finditer would give, trying only where a match can start.
+
+    Scanning every offset costs quadratic time in long runs of host characters (CJK prose has no
+    spaces), so anchored matches are tried only from a little before a run that holds a dot plus
+    TLD, up to its last such dot: every host has one and lies inside a single run."""
+    dots = [m.start() for m in _tld_after_dot_re().finditer(view)]
+    pos = i = 0  # like finditer, the next match starts where the last one ended
+    while i < len(dots):
+        behind = _non_host_re(reverse=True).search(view, 0, dots[i])
+        ahead = _non_host_re(reverse=False).search(view, dots[i])
+        run_start = behind.end() if behind else 0
+        j = bisect_left(dots, ahead.start() if ahead else len(view))  # dots[i:j] share a run
+        # Room for the preceding character and "https://" before the host.
+        for p in range(max(pos, run_start - 9), dots[j - 1]):
+            if p >= pos and (m := _url_re().match(view, p)):
+                yield m
+                pos = m.end()
+        i = j
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
@@ -283,17 +337,6 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 def _as_surrogates(m: re.Match[str]) -> str:
     cp = ord(m[0]) - 0x10000
     return chr(0xD800 + (cp >> 10)) + chr(0xDC00 + (cp & 0x3FF))
-
-
-def _utf16_to_code_points(text: str) -> list[int]:
-    """Code point offset for each UTF-16 offset (a low-surrogate offset maps to its pair)."""
-    table: list[int] = []
-    for i, c in enumerate(text):
-        table.append(i)
-        if ord(c) > 0xFFFF:
-            table.append(i)
-    table.append(len(text))
-    return table
 
 
 # TLDs as listed by twitter-text 3.1.0 (its snapshot of the IANA root zone).
