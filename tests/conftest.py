@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -50,17 +51,24 @@ def _pg_available() -> str | None:
         return str(exc).splitlines()[0]
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+TABLES = ("campaigns", "posts", "events", "workers")
 
+
+def _require_pg() -> None:
     problem = _pg_available()
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
         pytest.skip(f"PostgreSQL unreachable: {problem}")
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """Create a PostgreSQL database, yield its URL, drop it (and its sessions) after."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    _require_pg()
     name = f"campaign_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -78,6 +86,42 @@ def pg_url() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared_pg_url() -> Iterator[str]:
+    """One migrated PostgreSQL database per test module; `reused_db_url` empties it per
+    test. Creating and dropping a database costs over a second, emptying the tables
+    milliseconds; tests of migrations and first use still get a fresh one (`db_url`)."""
+    from scheduler.store.db import open_store
+
+    with fresh_pg_database() as url:
+        open_store(url).close()  # migrate once
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reused_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A fresh SQLite file, or the module's PostgreSQL database with every table empty."""
+    from sqlalchemy import create_engine, text
+
+    if request.param == "sqlite":
+        return sqlite_url
+    url = str(request.getfixturevalue("shared_pg_url"))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,16 +7,13 @@ import csv
 import io
 import itertools
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXAMPLE, CliResult
+from conftest import EXAMPLE, TABLES, CliResult
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -25,7 +22,6 @@ from scheduler.store import lifecycle, queries
 from scheduler.store.claim import claim_due
 from scheduler.store.db import open_store
 
-TABLES = ("campaigns", "posts", "events", "workers")
 POST_KEYS = {"id", "platform", "seq", "scheduled_at", "text"}
 LIST_KEYS = {
     "id",
@@ -87,55 +83,6 @@ class Campaign:
                 }
         finally:
             engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def shared_pg_url() -> Iterator[str]:
-    """One migrated PostgreSQL database for this module; `reused_db_url` empties it per test.
-
-    Creating and dropping a database per test costs over a second; emptying the tables
-    costs milliseconds. Tests of migrations and first use still get a fresh one (`db_url`)."""
-    from conftest import PG_ADMIN_URL, _pg_available
-
-    problem = _pg_available()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    name = f"campaign_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        open_store(url).close()  # migrate once
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def reused_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """A fresh SQLite file, or the module's PostgreSQL database with every table empty."""
-    if request.param == "sqlite":
-        return sqlite_url
-    url = str(request.getfixturevalue("shared_pg_url"))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    finally:
-        engine.dispose()
-    return url
 
 
 @pytest.fixture

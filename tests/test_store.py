@@ -3,17 +3,15 @@ leases, cancel/retry and the post log."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from conftest import TABLES
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from scheduler.errors import BadInput, NotFound
@@ -25,59 +23,9 @@ from scheduler.store.migrate import HEAD, current_revision, downgrade, upgrade
 from scheduler.store.models import Event, Kind, Post, Status
 from scheduler.store.queueing import PlannedPost, QueuedPost, queue_campaign
 
-TABLES = ("campaigns", "posts", "events", "workers")
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 PLATFORMS = ("x", "bluesky")
-
-
-@pytest.fixture(scope="module")
-def shared_pg_url() -> Iterator[str]:
-    """One migrated PostgreSQL database for this module; `reused_db_url` empties it per test.
-
-    Creating and dropping a database per test costs over a second; emptying the tables
-    costs milliseconds. Tests of migrations and first use still get a fresh one (`db_url`)."""
-    from conftest import PG_ADMIN_URL, _pg_available
-
-    problem = _pg_available()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    name = f"campaign_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        open_store(url).close()  # migrate once
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def reused_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """A fresh SQLite file, or the module's PostgreSQL database with every table empty."""
-    if request.param == "sqlite":
-        return sqlite_url
-    url = str(request.getfixturevalue("shared_pg_url"))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    finally:
-        engine.dispose()
-    return url
 
 
 @pytest.fixture
