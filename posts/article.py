@@ -215,6 +215,11 @@ def _control_share(data: bytes | str) -> float:
 
 def _parse(text: str, kind: str, source: str, warnings: list[str]) -> Article:
     text = _normalise_newlines(text)
+    # Terminal escapes, backspaces and bells are not words: never publish or print them.
+    text, stray = _CONTROL_CHARS.subn("", text)
+    if stray:
+        plural = "s" if stray > 1 else ""
+        warnings.append(f"removed {stray} control character{plural} from {source}")
     if not text.strip():
         raise ArticleError(f"{source} is blank: it contains only whitespace")
     if kind == "md":

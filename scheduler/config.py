@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     tz: str = Field("", alias="CAMPAIGN_TZ")
     max_article_bytes: int = Field(5 * 1024 * 1024, alias="CAMPAIGN_MAX_ARTICLE_BYTES", gt=0)
     data_dir: str = Field("", alias="CAMPAIGN_DATA_DIR")
+    # SQLite only: how long a writer waits for another writer before "database is locked".
+    sqlite_busy_timeout_ms: int = Field(30_000, alias="CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS", ge=0)
 
     # -- daemon -------------------------------------------------------------
     poll_seconds: float = Field(5.0, alias="CAMPAIGN_POLL_SECONDS", gt=0)

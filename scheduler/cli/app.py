@@ -28,6 +28,20 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+def bad_setting(exc: BaseException) -> str | None:
+    """One sentence for a setting the environment or .env got wrong, else None."""
+    if "pydantic" not in sys.modules:  # loaded by then if a setting was parsed
+        return None
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return None
+    first = exc.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "a setting"
+    # The value itself is left out: it might be a secret.
+    return f"invalid setting {name}: {first['msg']}"
+
+
 # Typer may ship its own copy of click; take its exception types from Typer itself.
 _ClickException: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
@@ -55,7 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         known = exit_code_for(exc)
         if debug:
             raise
-        if known is None:
+        setting = bad_setting(exc)
+        if setting is not None:
+            sys.stderr.write(f"campaign: {setting}\n")
+            code = 2
+        elif known is None:
             sys.stderr.write(
                 f"campaign: unexpected error ({type(exc).__name__}: {exc}); "
                 "run again with CAMPAIGN_DEBUG=1 for the traceback\n"

@@ -18,10 +18,18 @@ def settings() -> Settings:
     return get_settings()
 
 
-def open_default_store() -> Store:
-    from scheduler.store.db import open_store
+def open_default_store(migrate: bool = True) -> Store:
+    from scheduler.errors import BadInput, CampaignError
+    from scheduler.store.db import open_store, redact
 
-    return open_store(settings().resolved_database_url())
+    config = settings()
+    url = config.resolved_database_url()
+    try:
+        return open_store(url, migrate=migrate, busy_timeout_ms=config.sqlite_busy_timeout_ms)
+    except ImportError as exc:  # a dialect whose driver is not installed (mysql://...)
+        raise BadInput(f"invalid database URL {redact(url)}: no driver for it ({exc})") from None
+    except OSError as exc:  # a SQLite path whose directory cannot be created
+        raise CampaignError(f"cannot open the database at {redact(url)}: {exc}") from None
 
 
 def display_zone(name: str | None = None) -> ZoneInfo:

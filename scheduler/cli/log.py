@@ -56,6 +56,7 @@ def log(
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store
     from scheduler.cli.options import platform_of
     from scheduler.cli.output import print_json, stdout_console
+    from scheduler.cli.posts import MAX_POST_ID
     from scheduler.dispatch import utcnow
     from scheduler.errors import BadInput, NotFound
     from scheduler.plan import parse_duration, parse_when
@@ -82,9 +83,13 @@ def log(
         with store.read() as session:
             if campaign is not None:
                 queries.campaign_id(session, campaign)  # unknown name -> clear error
-            if post is not None and session.get(Post, post) is None:
+            if post is not None and (
+                not -MAX_POST_ID <= post <= MAX_POST_ID or session.get(Post, post) is None
+            ):
                 raise NotFound(f"no post with id {post}")
-            entries = read_log(session, campaign, post, platform_name, kind, since_at, count)
+            # "-n 99999999999999999999" means all of them (SQL's LIMIT has a range).
+            limit = None if count is None else min(count, MAX_POST_ID)
+            entries = read_log(session, campaign, post, platform_name, kind, since_at, limit)
     finally:
         store.close()
     records = [

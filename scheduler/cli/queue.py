@@ -36,7 +36,8 @@ def check_campaign_name(name: str) -> str:
         raise BadInput(
             f"the campaign name is {len(cleaned)} characters; at most {MAX_CAMPAIGN_NAME}"
         )
-    if any(not ch.isprintable() for ch in cleaned):
+    # The zero-width joiner is what holds emoji sequences such as 👨‍👩‍👧 together.
+    if any(not ch.isprintable() and ch != "\u200d" for ch in cleaned):
         raise BadInput("the campaign name contains control characters")
     return cleaned
 

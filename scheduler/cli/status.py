@@ -85,14 +85,24 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision.")] = "head",
 ) -> None:
     """Create or upgrade the database schema (also done automatically on first use)."""
-    from scheduler.cli.context import settings
-    from scheduler.store.db import open_store, redact
+    from scheduler.cli.context import open_default_store, settings
+    from scheduler.errors import BadInput
+    from scheduler.store.db import redact
     from scheduler.store.migrate import upgrade
 
+    if not revision.strip():
+        raise BadInput("the revision is empty: give one such as head")
     url = settings().resolved_database_url()
-    store = open_store(url, migrate=False)
+    store = open_default_store(migrate=False)
     try:
         upgrade(store.engine, revision)
+    except Exception as exc:
+        from alembic.util import CommandError
+
+        if isinstance(exc, CommandError):  # an unknown revision
+            first = (str(exc).strip().splitlines() or ["unknown revision"])[0]
+            raise BadInput(f"cannot upgrade the database: {first}") from None
+        raise
     finally:
         store.close()
     typer.echo(f"database at {redact(url)} is at revision {revision}")

@@ -35,18 +35,19 @@ def redact(url: str) -> str:
         return "<an unparsable database URL>"
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    # How long a writer waits for another writer's lock before "database is locked".
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -60,10 +61,11 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+    """`busy_timeout_ms` applies to SQLite only (CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS)."""
     try:
         if make_url(url).get_backend_name() == "sqlite":
-            return _sqlite_engine(url)
+            return _sqlite_engine(url, busy_timeout_ms)
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise BadInput(f"invalid database URL {redact(url)}: {exc}") from None
@@ -118,9 +120,9 @@ def _is_connectivity(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def open_store(url: str, migrate: bool = True) -> Store:
+def open_store(url: str, migrate: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
     """Open (and on first use create or upgrade) the database at `url`."""
-    store = Store(url=url, engine=make_engine(url))
+    store = Store(url=url, engine=make_engine(url, busy_timeout_ms))
     try:
         with store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
