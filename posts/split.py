@@ -19,6 +19,9 @@ TagPlacement = Literal["all", "first", "last"]
 TAG_PLACEMENTS: tuple[TagPlacement, ...] = ("all", "first", "last")
 
 PARAGRAPH_BREAK = "\n\n"
+# No post holds more code points than this (see _Packer._window); X URLs may be longer.
+WINDOW = 4096
+MAX_URL = 4096  # twitter-text's longest URL
 _TAG_RE = re.compile(r"#?(\w{1,100})")
 
 
@@ -137,22 +140,33 @@ class _Frame:
         return self.render(index, body, total, tagged)
 
 
-def _graphemes_ends(text: str) -> list[int]:
+def _graphemes_ends(text: str, limit: int) -> list[int]:
+    """Where the first `limit` grapheme clusters end."""
+    import itertools
+
     import regex
 
-    return [m.end() for m in regex.finditer(r"\X", text)]
+    return [m.end() for m in itertools.islice(regex.finditer(r"\X", text), limit)]
 
 
 def _last_fitting(cuts: Sequence[int], ok: Callable[[int], bool]) -> int | None:
-    """The largest cut for which ok() holds, assuming ok is monotone (True then False)."""
-    lo, hi, best = 0, len(cuts) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
+    """The largest cut for which ok() holds, assuming ok is monotone (True then False).
+
+    Gallops from the short end first: ok() measures a prefix, so probing short
+    prefixes before long ones keeps the work near the size of one post."""
+    if not cuts or not ok(cuts[0]):
+        return None
+    lo, step = 0, 1  # cuts[lo] fits
+    while lo + step < len(cuts) and ok(cuts[lo + step]):
+        lo, step = lo + step, step * 2
+    hi = min(lo + step, len(cuts)) - 1  # answer in cuts[lo..hi]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
         if ok(cuts[mid]):
-            best, lo = cuts[mid], mid + 1
+            lo = mid
         else:
             hi = mid - 1
-    return best
+    return cuts[lo]
 
 
 class _Packer:
@@ -180,14 +194,29 @@ class _Packer:
                 current = ""
             rest = unit.text
             # A sentence longer than a post: fill whole posts with its leading clauses.
-            while not self.fits(len(self.bodies), rest):
-                cut = self._cut(len(self.bodies), rest)
+            # Only a window of the rest is ever measured, so a huge sentence or word
+            # costs time in proportion to its length, not to its length squared.
+            while len(rest) > len(window := self._window(rest)) or not self.fits(
+                len(self.bodies), rest
+            ):
+                cut = self._cut(len(self.bodies), window)
                 self.bodies.append(rest[:cut].rstrip())
                 rest = rest[cut:].lstrip()
             current = rest
         if current:
             self.bodies.append(current)
         return self.bodies
+
+    def _window(self, text: str) -> str:
+        """The longest prefix that could matter for one post: more code points than
+        WINDOW never fit (Bluesky: 3,000 bytes; X: 280 weighted, emoji sequences
+        aside), except through a long URL on X, which the window then takes whole."""
+        end = min(len(text), WINDOW)
+        if end < len(text) and self.options.platform is Platform.X:
+            for start, stop in url_spans(text[: end + MAX_URL]):
+                if start < end < stop:
+                    end = stop
+        return text[:end]
 
     def _cut(self, index: int, text: str) -> int:
         """Where to break a too-long text: the last clause boundary that fills at least
@@ -222,16 +251,26 @@ class _Packer:
         forbidden: list[tuple[int, int]] = []
         if self.options.platform is Platform.X:
             forbidden = [(s, e) for s, e in url_spans(text) if s < end]
-        cuts = [c for c in _graphemes_ends(text[:end]) if not any(s < c < e for s, e in forbidden)]
+        # No post holds more grapheme clusters than its limit, so look no further.
+        ends = _graphemes_ends(text[:end], LIMITS[self.options.platform] + 1)
+        cuts = [c for c in ends if not any(s < c < e for s, e in forbidden)]
+        # A long URL counts 23 on X: the cut just after it may lie far beyond `ends`.
+        cuts = sorted({*cuts, *(e for _, e in forbidden if e <= end)})
         cut = _last_fitting(cuts, ok)
         if cut is None or cut == 0:
+            platform = self.options.platform.value
+            if cuts and self.fits(index, "x"):
+                raise SplitError(
+                    f"a single character with its combining marks is longer than a {platform} post"
+                )
             raise SplitError(
-                f"the numbering, link and tags leave no room for text in a "
-                f"{self.options.platform.value} post"
+                f"the numbering, link and tags leave no room for text in a {platform} post"
             )
         token = text[:end]
         shown = token if len(token) <= 40 else token[:37] + "..."
-        self.warnings.append(f"a word longer than a post was cut across posts: {shown!r}")
+        warning = f"a word longer than a post was cut across posts: {shown!r}"
+        if warning not in self.warnings:  # once per word, not once per piece
+            self.warnings.append(warning)
         return cut
 
 

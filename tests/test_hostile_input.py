@@ -453,7 +453,9 @@ CASES: dict[str, Case] = {
     ),
     # One grapheme of 4,001 UTF-8 bytes fits no Bluesky post (3,000 bytes at most). The
     # message blames "numbering, link and tags", which is misleading but clean.
-    "grapheme-bigger-than-a-post": Case(("split", "{zalgo}", "-p", "bluesky"), 2, "no room"),
+    "grapheme-bigger-than-a-post": Case(
+        ("split", "{zalgo}", "-p", "bluesky"), 2, "single character"
+    ),
     "markdown-nested-10000-deep": Case(("split", "{nested_md}", "-p", "x"), 2, "no article text"),
     "directory-named-like-article": Case(queue(article="{dir}"), 2, "directory"),
     "fifo-as-article": Case(queue(article="{fifo}"), 2, "not a regular file", timeout=5),
@@ -581,14 +583,6 @@ MARKS: dict[str, list[pytest.MarkDecorator]] = {
     "unreadable-file": [
         pytest.mark.skipif(
             os.geteuid() == 0, reason="running as root: chmod 000 does not stop root reading"
-        )
-    ],
-    "one-40000-char-word": [
-        pytest.mark.xfail(
-            strict=True,
-            reason="posts/split.py cuts an oversized word in time quadratic in its length "
-            "(each post re-measures and re-scans the whole rest): 100,000 chars took 86 s "
-            "in a probe, so 40,000 need ~14 s; a 5 MB word would effectively hang",
         )
     ],
 }
