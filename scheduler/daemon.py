@@ -156,6 +156,7 @@ class Daemon:
                 )
 
     def _tick(self) -> None:
+        started = self.clock()
         try:
             result = self.dispatcher.tick()
         except DatabaseUnavailable as exc:
@@ -166,15 +167,28 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            self._after_tick()
+            self._after_tick(started)
         except DatabaseUnavailable as exc:
             log.warning("database unavailable; will try again: %s", exc)
 
-    def _after_tick(self) -> None:
+    def _after_tick(self, started: datetime) -> None:
+        """Arm the wake-up for the next post that falls due after this tick began.
+
+        Posts already due but not claimable (another daemon holds their account, or
+        their parent is not out yet) are left to the poll: waking for them at once
+        would spin, taking the database from the daemon that is publishing."""
         with self.store.read() as session:
-            pending = queries.pending_count(session)
-            next_due = queries.next_due_time(session, list(self.dispatcher.publishers))
-            lease_expiry = queries.earliest_lease_expiry(session)
+            # Counting every queued post costs a scan of them; only --until-done needs it.
+            # Posts of a platform without credentials cannot go out: not waited for.
+            pending = (
+                queries.pending_count(session, list(self.dispatcher.publishers))
+                if self.options.until_done
+                else 1
+            )
+            next_due = queries.next_due_time(
+                session, list(self.dispatcher.publishers), after=started
+            )
+            lease_expiry = queries.earliest_lease_expiry(session, after=started)
         if self.options.until_done and pending == 0:
             self.stop()
             return

@@ -114,3 +114,37 @@ def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
     session_file = tmp_path / "data" / "bluesky-session"
     assert session_file.exists()
     assert session_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_platform_without_credentials_waits_and_the_other_publishes(
+    cli: Any, tmp_path: Path
+) -> None:
+    with FakePDS(password=BSKY_PASSWORD) as pds:
+        env = {
+            "CAMPAIGN_DATABASE_URL": f"sqlite:///{tmp_path / 'half.db'}",
+            "BLUESKY_HANDLE": pds.handle,
+            "BLUESKY_APP_PASSWORD": BSKY_PASSWORD,
+            "BLUESKY_PDS_URL": pds.base_url,
+        }
+        queued = cli(
+            "queue", str(EXAMPLE), "-p", "x", "-p", "bluesky", "--start", "now",
+            "--spread-until", "+2s", "--json", env=env,
+        )  # fmt: skip
+        assert queued.code == 0, queued.stderr
+        daemon = subprocess.run(
+            [sys.executable, "-m", "scheduler.cli.app", "run", "--until-done", "--poll", "0.2"],
+            env={**os.environ, **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert daemon.returncode == 0, daemon.stderr
+        assert "x credentials missing: X_API_KEY" in daemon.stderr
+        rows = json.loads(cli("list", "--json", env=env).stdout)
+        assert {r["status"] for r in rows if r["platform"] == "bluesky"} == {"published"}
+        assert {r["status"] for r in rows if r["platform"] == "x"} == {"queued"}
+        assert len(pds.records) == sum(1 for r in rows if r["platform"] == "bluesky")
+        events = json.loads(cli("log", "--json", "--kind", "no credentials", env=env).stdout)
+        assert len(events) == 1 and events[0]["detail"]["platform"] == "x"

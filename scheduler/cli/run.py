@@ -22,6 +22,9 @@ def _configure_logging() -> None:
     # The SDKs' and APScheduler's own chatter would drown the post log.
     for noisy in ("apscheduler", "httpx", "urllib3", "tweepy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A poll that finds the previous tick still running is skipped by design (one
+    # executor thread, max_instances=1); APScheduler warns about each one.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
 @app.command()
@@ -34,7 +37,10 @@ def run(
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One tick, then exit (for cron).")] = False,
     until_done: Annotated[
-        bool, typer.Option("--until-done", help="Exit when nothing is queued or publishing.")
+        bool,
+        typer.Option(
+            "--until-done", help="Exit when nothing it can publish is queued or publishing."
+        ),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print posts instead of publishing them.")

@@ -49,7 +49,19 @@ def list_posts(
     status: str | None = None,
     platform: str | None = None,
 ) -> list[PostRow]:
-    query = select(Post, Campaign.name).join(Campaign, Campaign.id == Post.campaign_id)
+    # Columns, not entities: no identity map or ORM state for thousands of rows.
+    query = select(
+        Post.id,
+        Campaign.name,
+        Post.platform,
+        Post.seq,
+        Post.status,
+        Post.scheduled_at,
+        Post.attempts,
+        Post.remote_url,
+        Post.last_error,
+        Post.text,
+    ).join(Campaign, Campaign.id == Post.campaign_id)
     if campaign is not None:
         query = query.where(Post.campaign_id == campaign_id(session, campaign))
     if status is not None:
@@ -59,18 +71,18 @@ def list_posts(
     query = query.order_by(Post.scheduled_at, Post.id)
     return [
         PostRow(
-            id=p.id,
-            campaign=name,
-            platform=p.platform,
-            seq=p.seq,
-            status=p.status,
-            scheduled_at=p.scheduled_at,
-            attempts=p.attempts,
-            remote_url=p.remote_url,
-            last_error=p.last_error,
-            text=p.text,
+            id=r[0],
+            campaign=r[1],
+            platform=r[2],
+            seq=r[3],
+            status=r[4],
+            scheduled_at=r[5],
+            attempts=r[6],
+            remote_url=r[7],
+            last_error=r[8],
+            text=r[9],
         )
-        for p, name in session.execute(query)
+        for r in session.execute(query)
     ]
 
 
@@ -99,17 +111,23 @@ def next_due(session: Session) -> Post | None:
     )
 
 
-def next_due_time(session: Session, platforms: list[str] | None = None) -> datetime | None:
+def next_due_time(
+    session: Session, platforms: list[str] | None = None, after: datetime | None = None
+) -> datetime | None:
+    """When the next queued post falls due (strictly after `after`, if given)."""
     query = select(func.min(Post.next_attempt_at)).where(Post.status == Status.QUEUED.value)
     if platforms is not None:
         query = query.where(Post.platform.in_(platforms))
+    if after is not None:
+        query = query.where(Post.next_attempt_at > after)
     return session.scalar(query)
 
 
-def earliest_lease_expiry(session: Session) -> datetime | None:
-    return session.scalar(
-        select(func.min(Post.lease_until)).where(Post.status == Status.PUBLISHING.value)
-    )
+def earliest_lease_expiry(session: Session, after: datetime | None = None) -> datetime | None:
+    query = select(func.min(Post.lease_until)).where(Post.status == Status.PUBLISHING.value)
+    if after is not None:
+        query = query.where(Post.lease_until > after)
+    return session.scalar(query)
 
 
 def workers(session: Session) -> list[Worker]:
@@ -143,13 +161,11 @@ def worker_stopped(session: Session, worker_id: str, now: datetime) -> None:
     )
 
 
-def pending_count(session: Session) -> int:
-    """Posts still to go out: queued or being published."""
-    return (
-        session.scalar(
-            select(func.count()).where(
-                Post.status.in_([Status.QUEUED.value, Status.PUBLISHING.value])
-            )
-        )
-        or 0
+def pending_count(session: Session, platforms: list[str] | None = None) -> int:
+    """Posts still to go out: queued or being published (on these platforms)."""
+    query = select(func.count()).where(
+        Post.status.in_([Status.QUEUED.value, Status.PUBLISHING.value])
     )
+    if platforms is not None:
+        query = query.where(Post.platform.in_(platforms))
+    return session.scalar(query) or 0
