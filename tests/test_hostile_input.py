@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,11 +21,9 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, CliResult
+from conftest import EXAMPLE, TABLES, CliResult
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-TABLES = ("campaigns", "posts", "events", "workers")
 MB5 = 5 * 1024 * 1024
 # A plain article whose size is known without reading it back.
 AT_LIMIT_TEXT = "Short words make a fine post. " * 200
@@ -184,35 +181,6 @@ def on_sqlite(cli: Any, tmp_path: Path, seeded_sqlite: Path) -> Db:
     db = tmp_path / "campaign.db"
     shutil.copy(seeded_sqlite, db)
     return Db(cli, f"sqlite:///{db}")
-
-
-@pytest.fixture(scope="module")
-def shared_pg_url() -> Iterator[str]:
-    """One migrated PostgreSQL database for the module; emptied and seeded per test."""
-    from conftest import PG_ADMIN_URL, _pg_available
-
-    problem = _pg_available()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    name = f"campaign_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture
