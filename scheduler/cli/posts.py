@@ -135,12 +135,21 @@ def _print_flat_json(objects: Sequence[Mapping[str, object]]) -> None:
     import json
     import sys
 
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per value
+    keys: dict[str, str] = {}
+
+    def key(k: str) -> str:
+        if k not in keys:
+            keys[k] = f"    {json.dumps(k)}: "
+        return keys[k]
+
     def one(obj: Mapping[str, object]) -> str:
-        fields = ",\n".join(
-            f"    {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in obj.items()
-        )
+        fields = ",\n".join(key(k) + encode(v) for k, v in obj.items())
         return "  {\n" + fields + "\n  }"
 
+    if not objects:
+        sys.stdout.write("[]\n")
+        return
     sys.stdout.write("[\n" + ",\n".join(one(o) for o in objects) + "\n]\n")
 
 
