@@ -107,7 +107,9 @@ _WORD_BEFORE_RE = re.compile(r"(\S+)$")
 
 def _is_abbreviation(text: str, dot_at: int) -> bool:
     """Is the single '.' at `dot_at` part of an abbreviation or initial?"""
-    match = _WORD_BEFORE_RE.search(text, 0, dot_at)
+    # Only the word just before the dot matters; searching from the paragraph's start
+    # would make every candidate cost the paragraph's length.
+    match = _WORD_BEFORE_RE.search(text, max(0, dot_at - 64), dot_at)
     if match is None:
         return False
     word = match.group(1).lstrip("\"'“‘([{«").lower()

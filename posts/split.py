@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from posts.article import Article
-from posts.measure import LIMITS, Platform, fits, measure, url_spans
+from posts.measure import BLUESKY_MAX_BYTES, LIMITS, Platform, fits, measure, url_spans, utf8_bytes
 from posts.sentences import CLAUSE_RE, split_sentences
 
 TagPlacement = Literal["all", "first", "last"]
@@ -22,6 +22,8 @@ PARAGRAPH_BREAK = "\n\n"
 # No post holds more code points than this (see _Packer._window); X URLs may be longer.
 WINDOW = 4096
 MAX_URL = 4096  # twitter-text's longest URL
+# Within this of a limit, a summed size is checked by measuring the whole post.
+_SLACK = 1
 _TAG_RE = re.compile(r"#?(\w{1,100})")
 
 
@@ -170,11 +172,20 @@ def _last_fitting(cuts: Sequence[int], ok: Callable[[int], bool]) -> int | None:
 
 
 class _Packer:
-    def __init__(self, options: SplitOptions, frame: _Frame) -> None:
+    """Greedy packing. Whether a sentence still fits is first judged from sizes added
+    up (each sentence measured once): sentences join at whitespace, where neither URLs
+    nor emoji sequences run across, so lengths add up. Near the limit, and whenever
+    `exact` is set, the whole candidate post is measured instead; `_pack` checks every
+    result exactly and repacks with `exact` if a sum was ever wrong."""
+
+    def __init__(self, options: SplitOptions, frame: _Frame, exact: bool = False) -> None:
         self.options = options
         self.frame = frame
+        self.exact = exact
         self.bodies: list[str] = []
         self.warnings: list[str] = []
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self._overheads: dict[tuple[bool, bool], tuple[int, int]] = {}
 
     def fits(self, index: int, body: str) -> bool:
         frame = self.frame
@@ -182,12 +193,48 @@ class _Packer:
             self.options.platform, frame.render(index, body, None, frame.reserves_tags(index))
         )
 
+    def size(self, text: str) -> tuple[int, int]:
+        """(platform length, UTF-8 bytes) of a piece of text."""
+        found = self._sizes.get(text)
+        if found is None:
+            found = self._sizes[text] = (measure(self.options.platform, text), utf8_bytes(text))
+        return found
+
+    def _overhead(self, index: int) -> tuple[int, int]:
+        """What numbering, link and tags add around a body at this position."""
+        key = (index == 0, self.frame.reserves_tags(index))
+        found = self._overheads.get(key)
+        if found is None:
+            length, nbytes = self.size(self.frame.render(index, "a", None, key[1]))
+            found = self._overheads[key] = (length - 1, nbytes - 1)
+        return found
+
+    def _clearly(self, index: int, length: int, nbytes: int) -> bool | None:
+        """True or False when the summed size is clear of the limits, None near them."""
+        extra_length, extra_bytes = self._overhead(index)
+        length, nbytes = length + extra_length, nbytes + extra_bytes
+        limit = LIMITS[self.options.platform]
+        max_bytes = BLUESKY_MAX_BYTES if self.options.platform is Platform.BLUESKY else 1 << 62
+        if length > limit + _SLACK or nbytes > max_bytes + _SLACK:
+            return False
+        if length <= limit - _SLACK and nbytes <= max_bytes - _SLACK:
+            return True
+        return None
+
     def pack(self, units: Sequence[_Unit]) -> list[str]:
-        current = ""
+        current, length, nbytes = "", 0, 0
         for unit in units:
             candidate = f"{current}{unit.separator}{unit.text}" if current else unit.text
-            if self.fits(len(self.bodies), candidate):
-                current = candidate
+            unit_length, unit_bytes = self.size(unit.text)
+            sep_length, sep_bytes = self.size(unit.separator) if current else (0, 0)
+            sum_length = length + sep_length + unit_length
+            sum_bytes = nbytes + sep_bytes + unit_bytes
+            index = len(self.bodies)
+            verdict = None if self.exact else self._clearly(index, sum_length, sum_bytes)
+            if verdict is None:
+                verdict = self.fits(index, candidate)
+            if verdict:
+                current, length, nbytes = candidate, sum_length, sum_bytes
                 continue
             if current:
                 self.bodies.append(current)
@@ -203,6 +250,7 @@ class _Packer:
                 self.bodies.append(rest[:cut].rstrip())
                 rest = rest[cut:].lstrip()
             current = rest
+            length, nbytes = self.size(rest)
         if current:
             self.bodies.append(current)
         return self.bodies
@@ -274,13 +322,23 @@ class _Packer:
         return cut
 
 
-def _pack(units: Sequence[_Unit], options: SplitOptions) -> tuple[list[str], _Frame, list[str]]:
-    """Pack, repacking while the numbering needs more digits or the last post has no
-    room for its tags (tags_on="last")."""
-    digits, reserve_from = 1, 1 << 62
+def _pack(
+    units: Sequence[_Unit], options: SplitOptions
+) -> tuple[list[str], list[str], list[int], list[str]]:
+    """Bodies, final texts, their lengths and warnings. Repacks while the numbering
+    needs more digits or the last post has no room for its tags (tags_on="last")."""
+    limit = LIMITS[options.platform]
+    digits, reserve_from, exact = 1, 1 << 62, False
+    if options.numbered:
+        # A long article starts near the width its numbering needs, sparing a repack per
+        # digit (a 4/3 overestimate: at worst one digit too many is reserved). Short ones
+        # start at one digit, so they are packed as tightly as possible.
+        rough_posts = sum(len(u.text) + 1 for u in units) * 4 // (limit * 3)
+        if rough_posts >= 100:
+            digits = len(str(rough_posts))
     while True:
         frame = _Frame(options, digits, reserve_from)
-        packer = _Packer(options, frame)
+        packer = _Packer(options, frame, exact)
         bodies = packer.pack(units)
         total = len(bodies)
         if options.numbered and len(str(total)) > digits:
@@ -295,7 +353,19 @@ def _pack(units: Sequence[_Unit], options: SplitOptions) -> tuple[list[str], _Fr
             # Repacking can only add posts, so the new last post reserves room.
             reserve_from = last
             continue
-        return bodies, frame, packer.warnings
+        # Every post is measured whole once, here; if a summed size was ever wrong,
+        # pack again measuring every candidate.
+        texts = [frame.final(i, body, total) for i, body in enumerate(bodies)]
+        lengths = [measure(options.platform, text) for text in texts]
+        within = all(
+            length <= limit
+            and (options.platform is Platform.X or utf8_bytes(text) <= BLUESKY_MAX_BYTES)
+            for text, length in zip(texts, lengths, strict=True)
+        )
+        if not within and not exact:
+            exact = True
+            continue
+        return bodies, texts, lengths, packer.warnings
 
 
 def split_article(article: Article, options: SplitOptions) -> SplitResult:
@@ -305,21 +375,19 @@ def split_article(article: Article, options: SplitOptions) -> SplitResult:
     units = article_units(article)
     if not units:
         raise SplitError("the article has no text to post")
-    bodies, frame, warnings = _pack(units, options)
+    bodies, texts, lengths, warnings = _pack(units, options)
     limit = LIMITS[options.platform]
-    posts = []
-    for index, body in enumerate(bodies):
-        text = frame.final(index, body, len(bodies))
-        posts.append(
-            Post(
-                seq=index + 1,
-                platform=options.platform,
-                text=text,
-                body=body,
-                length=measure(options.platform, text),
-                limit=limit,
-            )
+    posts = [
+        Post(
+            seq=index + 1,
+            platform=options.platform,
+            text=text,
+            body=body,
+            length=length,
+            limit=limit,
         )
+        for index, (body, text, length) in enumerate(zip(bodies, texts, lengths, strict=True))
+    ]
     return SplitResult(posts=posts, warnings=[*article.warnings, *warnings])
 
 

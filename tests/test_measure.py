@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posts.measure import (
@@ -410,3 +410,20 @@ _PLAIN = st.text(alphabet=_PLAIN_CHARS, max_size=60)
 @given(_PLAIN, _PLAIN)
 def test_weighted_length_adds_up_without_urls(a: str, b: str) -> None:
     assert x_weighted_length(a + " " + b) == x_weighted_length(a) + 1 + x_weighted_length(b)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list(
+                "abc \r\n\tàé\u0301\u200d👨👩🏽🇦🇲\ufe0f\u20e31#ᄀ각\u1161\u11a8日本語ա\u0903\u0600"
+            )
+        ),
+        max_size=30,
+    )
+)
+def test_grapheme_fast_path_agrees_with_matching_every_cluster(text: str) -> None:
+    import regex
+
+    assert bluesky_graphemes(text) == len(regex.findall(r"\X", text))
