@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
-from scheduler.dispatch import Clock, Dispatcher, DispatchSettings, TickResult, utcnow
+from scheduler.clock import utcnow
+from scheduler.dispatch import Clock, Dispatcher, DispatchSettings, TickResult
 from scheduler.platforms.base import Publisher
 from scheduler.store import queries
 from scheduler.store.db import DatabaseUnavailable, Store

@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from scheduler.clock import utcnow
 from scheduler.platforms.base import (
     OutgoingPost,
     Permanent,
@@ -38,10 +39,6 @@ log = logging.getLogger("campaign.dispatch")
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ def log(
 
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store
     from scheduler.cli.options import platform_of
-    from scheduler.cli.output import print_json, stdout_console
+    from scheduler.cli.output import print_json_rows, stdout_console
     from scheduler.cli.posts import MAX_POST_ID
-    from scheduler.dispatch import utcnow
+    from scheduler.clock import utcnow
     from scheduler.errors import BadInput, NotFound
     from scheduler.plan import parse_duration, parse_when
     from scheduler.store import queries
@@ -107,7 +107,7 @@ def log(
         for e in entries
     ]
     if json_out:
-        print_json(records)
+        print_json_rows(records)
         return
     if csv_out:
         import csv

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import typer
@@ -40,8 +39,8 @@ def list_(
     """List posts with their status, time, attempts, URL and last error."""
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
     from scheduler.cli.options import platform_of
-    from scheduler.cli.output import print_json, stdout_console, warn
-    from scheduler.dispatch import utcnow
+    from scheduler.cli.output import print_json_rows, stdout_console, warn
+    from scheduler.clock import utcnow
     from scheduler.errors import BadInput
     from scheduler.store import queries
     from scheduler.store.models import Status
@@ -84,10 +83,7 @@ def list_(
             }
             for r in rows
         ]
-        if len(objects) <= FAST_OUTPUT_ROWS:
-            print_json(objects)
-        else:
-            _print_flat_json(objects)
+        print_json_rows(objects)
         return
     if len(rows) > FAST_OUTPUT_ROWS:
         _print_plain_table(
@@ -124,33 +120,9 @@ def list_(
     stdout_console().print(table)
 
 
-# Above this many rows, `list` writes its table and JSON itself: Rich lays out every cell
-# (about 2.5 ms a row, 25 s for 10,000 posts) and json's indent=2 runs in pure Python.
+# Above this many rows, `list` draws its table itself: Rich lays out every cell (about
+# 2.5 ms a row, 25 s for 10,000 posts).
 FAST_OUTPUT_ROWS = 200
-
-
-def _print_flat_json(objects: Sequence[Mapping[str, object]]) -> None:
-    """Byte for byte what print_json writes for a list of flat objects, but with each
-    scalar encoded by json's C encoder."""
-    import json
-    import sys
-
-    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per value
-    keys: dict[str, str] = {}
-
-    def key(k: str) -> str:
-        if k not in keys:
-            keys[k] = f"    {json.dumps(k)}: "
-        return keys[k]
-
-    def one(obj: Mapping[str, object]) -> str:
-        fields = ",\n".join(key(k) + encode(v) for k, v in obj.items())
-        return "  {\n" + fields + "\n  }"
-
-    if not objects:
-        sys.stdout.write("[]\n")
-        return
-    sys.stdout.write("[\n" + ",\n".join(one(o) for o in objects) + "\n]\n")
 
 
 def _print_plain_table(
@@ -211,7 +183,7 @@ def _targets(post_ids: list[int] | None, campaign: str | None, verb: str) -> tup
 
 def _change(post_ids: list[int] | None, campaign: str | None, verb: str) -> None:
     from scheduler.cli.context import open_default_store
-    from scheduler.dispatch import utcnow
+    from scheduler.clock import utcnow
     from scheduler.store import lifecycle, queries
     from scheduler.store.models import Status
 

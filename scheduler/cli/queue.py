@@ -143,7 +143,7 @@ def queue(
     from posts.split import split_article
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
     from scheduler.cli.output import print_json, stdout_console, warn
-    from scheduler.dispatch import utcnow
+    from scheduler.clock import utcnow
     from scheduler.errors import BadInput
     from scheduler.plan import parse_duration, parse_when, schedule
     from scheduler.platforms.tid import new_tid

@@ -18,7 +18,7 @@ def status(json_out: JsonOption = False) -> None:
     """Database, counts by status, next due post, daemons seen."""
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
     from scheduler.cli.output import print_json, stdout_console
-    from scheduler.dispatch import utcnow
+    from scheduler.clock import utcnow
     from scheduler.store import queries
     from scheduler.store.db import redact
 

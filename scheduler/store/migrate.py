@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 HEAD = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -17,9 +18,12 @@ _PG_MIGRATION_LOCK = 7_424_617
 
 
 def current_revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
+    # Asking directly is one round trip; reflecting the table list costs several.
+    try:
+        with conn.begin_nested():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table yet
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _alembic_config(conn: Connection) -> object:
