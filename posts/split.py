@@ -221,6 +221,12 @@ class _Packer:
             return True
         return None
 
+    def _fits_sized(self, index: int, body: str) -> bool:
+        """fits(), judged from the body's (cached) size where that is clear."""
+        length, nbytes = self.size(body)
+        verdict = None if self.exact else self._clearly(index, length, nbytes)
+        return self.fits(index, body) if verdict is None else verdict
+
     def pack(self, units: Sequence[_Unit]) -> list[str]:
         current, length, nbytes = "", 0, 0
         for unit in units:
@@ -243,7 +249,7 @@ class _Packer:
             # A sentence longer than a post: fill whole posts with its leading clauses.
             # Only a window of the rest is ever measured, so a huge sentence or word
             # costs time in proportion to its length, not to its length squared.
-            while len(rest) > len(window := self._window(rest)) or not self.fits(
+            while len(rest) > len(window := self._window(rest)) or not self._fits_sized(
                 len(self.bodies), rest
             ):
                 cut = self._cut(len(self.bodies), window)

@@ -25,11 +25,18 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
-def print_json_rows(rows: Sequence[Any]) -> None:
+def print_json_rows(rows: Sequence[Any], wrapper: dict[str, Any] | None = None) -> None:
     """A JSON array with one compact object per line: readable, and encoded by json's
-    C encoder (indent= falls back to pure Python, seconds for 10,000 rows)."""
+    C encoder (indent= falls back to pure Python: seconds for 10,000 rows). With
+    `wrapper`, the array is the value of its last key, `null` in it, e.g.
+    {"campaign": "x", "posts": None}."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    if not rows:
-        sys.stdout.write("[]\n")
-        return
-    sys.stdout.write("[\n  " + ",\n  ".join(encode(row) for row in rows) + "\n]\n")
+    pad = "  " if wrapper is None else "    "
+    array = "[]"
+    if rows:
+        array = f"[\n{pad}" + f",\n{pad}".join(encode(row) for row in rows) + f"\n{pad[2:]}]"
+    if wrapper is not None:
+        *head, last = wrapper
+        fields = [f"  {encode(k)}: {encode(wrapper[k])}" for k in head]
+        array = "{\n" + ",\n".join([*fields, f"  {encode(last)}: {array}"]) + "\n}"
+    sys.stdout.write(array + "\n")

@@ -142,7 +142,7 @@ def queue(
     from posts.article import read_article
     from posts.split import split_article
     from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
-    from scheduler.cli.output import print_json, stdout_console, warn
+    from scheduler.cli.output import print_json_rows, stdout_console, warn
     from scheduler.clock import utcnow
     from scheduler.errors import BadInput
     from scheduler.plan import parse_duration, parse_when, schedule
@@ -217,20 +217,18 @@ def queue(
         warn(message)
 
     if json_out:
-        print_json(
-            {
-                "campaign": name,
-                "posts": [
-                    {
-                        "id": q.id,
-                        "platform": q.platform,
-                        "seq": q.seq,
-                        "scheduled_at": iso_utc(q.scheduled_at),
-                        "text": q.text,
-                    }
-                    for q in queued
-                ],
-            }
+        print_json_rows(
+            [
+                {
+                    "id": q.id,
+                    "platform": q.platform,
+                    "seq": q.seq,
+                    "scheduled_at": iso_utc(q.scheduled_at),
+                    "text": q.text,
+                }
+                for q in queued
+            ],
+            wrapper={"campaign": name, "posts": None},
         )
         return
     from rich.table import Table

@@ -38,7 +38,7 @@ def split(
     """Preview how ARTICLE is cut into posts for one platform (writes nothing)."""
     from posts.article import read_article
     from posts.split import split_article
-    from scheduler.cli.output import print_json, stdout_console, warn
+    from scheduler.cli.output import print_json_rows, stdout_console, warn
     from scheduler.config import get_settings
 
     settings = get_settings()
@@ -50,7 +50,7 @@ def split(
     for message in result.warnings:
         warn(message)
     if json_out:
-        print_json(
+        print_json_rows(
             [
                 {
                     "seq": p.seq,

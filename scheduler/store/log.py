@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, literal, select
 from sqlalchemy.orm import Session
 
 from scheduler.store.models import Campaign, Event, Kind, Post
@@ -35,12 +35,28 @@ def add_events(
     """The same event for many posts, as one bulk insert."""
     if post_ids:
         session.execute(
-            insert(Event),
+            insert(Event.metadata.tables["events"]),  # Core: no ORM work per row
             [
                 {"post_id": pid, "kind": kind.value, "at": at, "worker": worker, "detail": detail}
                 for pid in post_ids
             ],
         )
+
+
+def add_events_where(
+    session: Session, posts: ColumnElement[bool], kind: Kind, at: datetime, **detail: Any
+) -> None:
+    """The same event for every post matching `posts`, written by the database itself
+    (INSERT ... SELECT): no row crosses from Python, which matters for 100,000 posts."""
+    events = Event.metadata.tables["events"]
+    rows = select(
+        Post.id,
+        literal(at, Event.at.type),
+        literal(kind.value),
+        literal(detail, Event.detail.type),
+        literal(None, Event.worker.type),
+    ).where(posts)
+    session.execute(insert(events).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
 
 
 @dataclass(frozen=True)
