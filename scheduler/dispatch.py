@@ -202,11 +202,16 @@ class Dispatcher:
         result: TickResult,
     ) -> None:
         def write(session: Session) -> None:
+            now = self.clock()
+            worker = self.worker_id
+            if isinstance(outcome, RemoteRef) and lifecycle.record_published_fast(
+                session, job.post_id, outcome, worker, now
+            ):
+                result.published += 1
+                return
             post = session.get(Post, job.post_id, populate_existing=True)
             if post is None:
                 return
-            now = self.clock()
-            worker = self.worker_id
             if what == "missed":
                 assert isinstance(outcome, str)
                 lifecycle.mark_failed(session, post, outcome, worker, now)

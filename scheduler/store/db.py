@@ -78,6 +78,10 @@ class Store:
     url: str
     engine: Engine
 
+    def __post_init__(self) -> None:
+        # Made once: execution_options() builds a new engine facade on every call.
+        self._write_engine = self.engine.execution_options(write=True)
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -95,7 +99,7 @@ class Store:
 
     @contextlib.contextmanager
     def _session(self, write: bool) -> Iterator[Session]:
-        bind = self.engine.execution_options(write=True) if write else self.engine
+        bind = self._write_engine if write else self.engine
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 yield session

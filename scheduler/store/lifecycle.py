@@ -96,6 +96,47 @@ def mark_published(
         )
 
 
+def record_published_fast(
+    session: Session, post_id: int, ref: RemoteRef, worker: str, now: datetime
+) -> bool:
+    """The common case of mark_published in one UPDATE and one INSERT, without loading
+    the post: it is ours (our lease) and the platform gave its id. False otherwise,
+    and then nothing was written: the caller takes the general path."""
+    if ref.id is None:
+        return False
+    updated = session.execute(
+        update(Post)
+        .where(
+            Post.id == post_id,
+            Post.status == Status.PUBLISHING.value,
+            Post.lease_owner == worker,
+        )
+        .values(
+            status=Status.PUBLISHED.value,
+            attempts=Post.attempts + 1,
+            remote_id=ref.id,
+            remote_uri=ref.uri,
+            remote_cid=ref.cid,
+            remote_url=ref.url,
+            published_at=now,
+            last_error=None,
+            ambiguous=False,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    detail: dict[str, str | None] = {"url": ref.url, "remote_id": ref.id}
+    if ref.note:
+        detail["note"] = ref.note
+    kind = Kind.RECOVERED if ref.recovered else Kind.PUBLISHED
+    add_events(session, [post_id], kind, now, worker, **detail)
+    return True
+
+
 def schedule_retry(
     session: Session,
     post: Post,
