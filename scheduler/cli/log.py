@@ -130,8 +130,11 @@ def log(
 
     table = Table(title=f"post log ({len(entries)} events)")
     table.add_column(f"at ({zone.key})", no_wrap=True)
-    for column in ("post", "campaign", "platform", "kind", "detail"):
-        table.add_column(column, overflow="fold")
+    table.add_column("post", no_wrap=True)
+    table.add_column("campaign", overflow="fold")
+    table.add_column("platform", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for e in entries:
         table.add_row(
             local(e.at, zone, seconds=True),

@@ -49,13 +49,17 @@ def add_events_where(
     """The same event for every post matching `posts`, written by the database itself
     (INSERT ... SELECT): no row crosses from Python, which matters for 100,000 posts."""
     events = Event.metadata.tables["events"]
-    rows = select(
-        Post.id,
-        literal(at, Event.at.type),
-        literal(kind.value),
-        literal(detail, Event.detail.type),
-        literal(None, Event.worker.type),
-    ).where(posts)
+    rows = (
+        select(
+            Post.id,
+            literal(at, Event.at.type),
+            literal(kind.value),
+            literal(detail, Event.detail.type),
+            literal(None, Event.worker.type),
+        )
+        .where(posts)
+        .order_by(Post.id)
+    )  # the log reads in post order, like the queue
     session.execute(insert(events).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
 
 
