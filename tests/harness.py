@@ -36,6 +36,26 @@ BSKY_PASSWORD = "bsky-app-pw-harness-1234"
 PLATFORMS = ("x", "bluesky")
 
 
+def fake_settings(
+    fx: FakeX, pds: FakePDS, database_url: str, data_dir: Path, **extra: str
+) -> dict[str, str]:
+    """The settings that point `campaign` at the fakes (credentials from this module)."""
+    return {
+        "CAMPAIGN_DATABASE_URL": database_url,
+        "CAMPAIGN_DATA_DIR": str(data_dir),
+        "CAMPAIGN_TZ": "UTC",
+        "X_API_KEY": fx.api_key,
+        "X_API_SECRET": X_SECRET,
+        "X_ACCESS_TOKEN": fx.access_token,
+        "X_ACCESS_TOKEN_SECRET": X_TOKEN_SECRET,
+        "X_API_BASE_URL": fx.base_url,
+        "BLUESKY_HANDLE": pds.handle,
+        "BLUESKY_APP_PASSWORD": BSKY_PASSWORD,
+        "BLUESKY_PDS_URL": pds.base_url,
+        **extra,
+    }
+
+
 def daemon_env(
     fx: FakeX, pds: FakePDS, database_url: str, data_dir: Path, **extra: str
 ) -> dict[str, str]:
@@ -45,22 +65,7 @@ def daemon_env(
         for k, v in os.environ.items()
         if not k.startswith(("CAMPAIGN_", "X_", "BLUESKY_")) or k == "CAMPAIGN_TEST_PG_URL"
     }
-    env.update(
-        {
-            "CAMPAIGN_DATABASE_URL": database_url,
-            "CAMPAIGN_DATA_DIR": str(data_dir),
-            "CAMPAIGN_TZ": "UTC",
-            "X_API_KEY": fx.api_key,
-            "X_API_SECRET": X_SECRET,
-            "X_ACCESS_TOKEN": fx.access_token,
-            "X_ACCESS_TOKEN_SECRET": X_TOKEN_SECRET,
-            "X_API_BASE_URL": fx.base_url,
-            "BLUESKY_HANDLE": pds.handle,
-            "BLUESKY_APP_PASSWORD": BSKY_PASSWORD,
-            "BLUESKY_PDS_URL": pds.base_url,
-        }
-    )
-    env.update(extra)
+    env.update(fake_settings(fx, pds, database_url, data_dir, **extra))
     return env
 
 

@@ -30,10 +30,7 @@ from typing import Any
 
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-
-X_SECRET = "x-consumer-secret-crash"
-X_TOKEN_SECRET = "x-token-secret-crash"
-BSKY_PASSWORD = "bsky-app-pw-crash"
+from harness import BSKY_PASSWORD, fake_settings
 
 # Fixed, so a failure can be replayed; CRASH_TEST_SEED=N tries other moments.
 SEED = int(os.environ.get("CRASH_TEST_SEED", "20240917"))
@@ -82,23 +79,16 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
     logs.mkdir()
 
     with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds:
-        env = {
-            "CAMPAIGN_DATABASE_URL": f"sqlite:///{db}",
-            "CAMPAIGN_DATA_DIR": str(tmp_path / "data"),
-            "CAMPAIGN_TZ": "UTC",
+        env = fake_settings(
+            fx,
+            pds,
+            f"sqlite:///{db}",
+            tmp_path / "data",
             # A killed daemon's claims come back quickly; retries are quick too.
-            "CAMPAIGN_LEASE_SECONDS": "2",
-            "CAMPAIGN_BACKOFF_BASE_SECONDS": "0.2",
-            "CAMPAIGN_BACKOFF_CAP_SECONDS": "1",
-            "X_API_KEY": fx.api_key,
-            "X_API_SECRET": X_SECRET,
-            "X_ACCESS_TOKEN": fx.access_token,
-            "X_ACCESS_TOKEN_SECRET": X_TOKEN_SECRET,
-            "X_API_BASE_URL": fx.base_url,
-            "BLUESKY_HANDLE": pds.handle,
-            "BLUESKY_APP_PASSWORD": BSKY_PASSWORD,
-            "BLUESKY_PDS_URL": pds.base_url,
-        }
+            CAMPAIGN_LEASE_SECONDS="2",
+            CAMPAIGN_BACKOFF_BASE_SECONDS="0.2",
+            CAMPAIGN_BACKOFF_CAP_SECONDS="1",
+        )
         daemon_env = {**os.environ, **env}
         queued = cli(
             "queue", str(article), "-p", "x", "-p", "bluesky", "--start", "now",

@@ -18,28 +18,13 @@ from typing import Any
 from conftest import EXAMPLE
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-
-X_SECRET = "x-consumer-secret-4f1b2c"
-X_TOKEN_SECRET = "x-token-secret-9d8e7f"
-BSKY_PASSWORD = "bsky-app-pw-3c2b-1a0f"
+from harness import BSKY_PASSWORD, X_SECRET, X_TOKEN_SECRET, fake_settings
 
 
 def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
     db = tmp_path / "e2e.db"
     with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds:
-        env = {
-            "CAMPAIGN_DATABASE_URL": f"sqlite:///{db}",
-            "CAMPAIGN_DATA_DIR": str(tmp_path / "data"),
-            "CAMPAIGN_TZ": "UTC",
-            "X_API_KEY": fx.api_key,
-            "X_API_SECRET": X_SECRET,
-            "X_ACCESS_TOKEN": fx.access_token,
-            "X_ACCESS_TOKEN_SECRET": X_TOKEN_SECRET,
-            "X_API_BASE_URL": fx.base_url,
-            "BLUESKY_HANDLE": pds.handle,
-            "BLUESKY_APP_PASSWORD": BSKY_PASSWORD,
-            "BLUESKY_PDS_URL": pds.base_url,
-        }
+        env = fake_settings(fx, pds, f"sqlite:///{db}", tmp_path / "data")
         outputs: list[str] = []
         queued = cli(
             "queue", str(EXAMPLE), "-p", "x", "-p", "bluesky", "--start", "now",
