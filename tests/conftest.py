@@ -54,6 +54,23 @@ def _pg_available() -> str | None:
 TABLES = ("campaigns", "posts", "events", "workers")
 
 
+def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to compare before and after a change that must not be."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                table: [
+                    tuple(row) for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+                ]
+                for table in TABLES
+            }
+    finally:
+        engine.dispose()
+
+
 def _require_pg() -> None:
     problem = _pg_available()
     if problem is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXAMPLE, TABLES, CliResult
+from conftest import EXAMPLE, TABLES, CliResult, snapshot
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -73,16 +73,8 @@ class Campaign:
         found: dict[str, Any] = self.json("queue", str(article), *args)
         return found
 
-    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        engine = create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                return {
-                    t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]
-                    for t in TABLES
-                }
-        finally:
-            engine.dispose()
+    def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
+        return snapshot(self.url)
 
 
 @pytest.fixture

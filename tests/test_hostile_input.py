@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, TABLES, CliResult
+from conftest import EXAMPLE, TABLES, CliResult, snapshot
 from sqlalchemy import create_engine, text
 
 MB5 = 5 * 1024 * 1024
@@ -123,16 +123,8 @@ class Db:
         assert result.code == 0, result.stderr
         return json.loads(result.stdout)
 
-    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        engine = create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                return {
-                    t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]
-                    for t in TABLES
-                }
-        finally:
-            engine.dispose()
+    def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
+        return snapshot(self.url)
 
     def seed(self) -> None:
         """A campaign on both platforms with one post cancelled: rows in every table but

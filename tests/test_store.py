@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TABLES
-from sqlalchemy import Engine, func, inspect, select, text
+from conftest import TABLES, snapshot
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import StatementError
 
 from scheduler.errors import BadInput, NotFound
@@ -82,15 +82,6 @@ def queue(
             now=NOW - timedelta(hours=1),
             new_key=new_key or keys(),
         )
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to compare before and after a failed change."""
-    with engine.connect() as conn:
-        return {
-            table: [tuple(row) for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
-            for table in TABLES
-        }
 
 
 def events_of(store: Store, post_id: int) -> list[str]:
@@ -209,10 +200,10 @@ def test_times_round_trip_as_aware_utc(store: Store) -> None:
 
 def test_naive_time_is_refused(store: Store) -> None:
     naive = [PlannedPost("x", "default", 1, "t", datetime(2030, 1, 1, 9, 0), thread=False)]
-    before = snapshot(store.engine)
+    before = snapshot(store.url)
     with pytest.raises(StatementError, match="naive datetime"):
         queue(store, naive)
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
 
 # --- queueing ---------------------------------------------------------------------------------
@@ -263,15 +254,15 @@ def test_append_continues_numbering(store: Store) -> None:
 
 def test_duplicate_campaign_name_leaves_database_unchanged(store: Store) -> None:
     queue(store, plan("x", 2))
-    before = snapshot(store.engine)
+    before = snapshot(store.url)
     with pytest.raises(BadInput, match="exists already"):
         queue(store, plan("x", 3) + plan("bluesky", 2))
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
 
 def test_failure_half_way_through_queueing_leaves_database_unchanged(store: Store) -> None:
     queue(store, plan("x", 2), name="earlier")
-    before = snapshot(store.engine)
+    before = snapshot(store.url)
 
     calls = iter(range(100))
 
@@ -282,7 +273,7 @@ def test_failure_half_way_through_queueing_leaves_database_unchanged(store: Stor
 
     with pytest.raises(RuntimeError, match="key generator broke"):
         queue(store, plan("x", 5), name="second", new_key=failing_key)
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
     # An error after every row and event is written still rolls all of it back.
     with pytest.raises(RuntimeError, match="after queueing"), store.write() as session:
@@ -299,7 +290,7 @@ def test_failure_half_way_through_queueing_leaves_database_unchanged(store: Stor
         )
         session.flush()
         raise RuntimeError("after queueing")
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
     # And so does an append that fails.
     with pytest.raises(RuntimeError, match="after appending"), store.write() as session:
@@ -316,7 +307,7 @@ def test_failure_half_way_through_queueing_leaves_database_unchanged(store: Stor
         )
         session.flush()
         raise RuntimeError("after appending")
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
 
 # --- claims and leases ------------------------------------------------------------------------
@@ -430,12 +421,12 @@ def test_cancel_refuses_published_and_unknown_posts(store: Store) -> None:
     first, second = queue(store, plan("x", 2))
     claim(store, "w1")
     publish(store, first.id, "w1")
-    before = snapshot(store.engine)
+    before = snapshot(store.url)
     with pytest.raises(BadInput, match="published"), store.write() as session:
         lifecycle.cancel(session, [second.id, first.id], NOW)
     with pytest.raises(NotFound, match="999"), store.write() as session:
         lifecycle.cancel(session, [second.id, 999], NOW)
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
 
 def test_retry_moves_failed_and_held_back_to_queued(store: Store) -> None:
@@ -451,10 +442,10 @@ def test_retry_moves_failed_and_held_back_to_queued(store: Store) -> None:
         Status.HELD,
     ]
     # A held reply cannot go back alone while its parent is failed.
-    before = snapshot(store.engine)
+    before = snapshot(store.url)
     with pytest.raises(BadInput, match=f"retry {first.id} too"), store.write() as session:
         lifecycle.retry(session, [second.id], NOW)
-    assert snapshot(store.engine) == before
+    assert snapshot(store.url) == before
 
     later = NOW + timedelta(minutes=5)
     with store.write() as session:
