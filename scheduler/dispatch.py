@@ -168,7 +168,7 @@ class Dispatcher:
 
     def _run_batch(self, jobs: list[_Job], result: TickResult) -> None:
         """Publish a claimed batch in order. Outcomes are committed by one background
-        thread, in order, while the next post is being published: a durable commit costs
+        thread, in order, while the next post is being published: recording one costs
         about as much as a publish to a fast server. The batch ends only when every
         outcome is committed, so the next claim sees them all."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="campaign-record") as pool:
