@@ -176,3 +176,22 @@ def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
     assert "Traceback" not in output
     for platform in ("x", "bluesky"):
         assert re.search(rf"│\s*{platform}\s*│\s*published\s*│", done.stdout), platform
+
+
+def test_run_with_no_platform_configured_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMPAIGN_", "X_", "BLUESKY_"))}
+    env["CAMPAIGN_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli.app", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no platform can publish" in lines[0]
+    assert "X_API_KEY" in lines[0] and "BLUESKY_APP_PASSWORD" in lines[0]
+    assert "--dry-run" in lines[0]

@@ -59,6 +59,14 @@ def run(
     _configure_logging()
     config = settings()
     publishers, missing = build_publishers(config, dry_run=dry_run)
+    if not publishers:
+        from scheduler.errors import BadInput
+
+        raise BadInput(
+            "no platform can publish: "
+            + "; ".join(missing[p] for p in sorted(missing))
+            + " (or run with --dry-run)"
+        )
     store = open_default_store()
     daemon = Daemon(
         store,
