@@ -179,7 +179,6 @@ def fill_queue(
 ) -> None:
     """Queue `count` posts (round-robin over platforms, unique texts) in-process with the
     project's own queue_campaign, one transaction, as `campaign queue` stores them."""
-    from scheduler.platforms.tid import new_tid
     from scheduler.store.db import open_store
     from scheduler.store.queueing import PlannedPost, queue_campaign
 
@@ -200,9 +199,6 @@ def fill_queue(
             )
         )
 
-    def new_key(platform: str) -> str:
-        return new_tid() if platform == "bluesky" else uuid.uuid4().hex
-
     store = open_store(url)
     try:
         with store.write() as session:
@@ -215,7 +211,6 @@ def fill_queue(
                 planned=planned,
                 append=False,
                 now=datetime.now(UTC),
-                new_key=new_key,
             )
     finally:
         store.close()

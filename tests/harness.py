@@ -25,7 +25,6 @@ from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from sqlalchemy import func, select
 
-from scheduler.platforms.tid import new_tid
 from scheduler.store.db import Store
 from scheduler.store.models import Post, Status, Worker
 from scheduler.store.queueing import PlannedPost, queue_campaign
@@ -236,7 +235,6 @@ def queue_load(
                 planned,
                 append=False,
                 now=now,
-                new_key=lambda platform: new_tid() if platform == "bluesky" else uuid.uuid4().hex,
             )
     return load
 

@@ -40,7 +40,6 @@ from sqlalchemy import select
 from scheduler.dispatch import Dispatcher, DispatchSettings
 from scheduler.platforms.base import Publisher
 from scheduler.platforms.bluesky import BlueskyPublisher
-from scheduler.platforms.tid import new_tid
 from scheduler.platforms.x import UNAUTHORIZED, XPublisher
 from scheduler.store.db import Store, open_store
 from scheduler.store.log import LogEntry, read_log
@@ -234,7 +233,6 @@ def queue_thread(rig: Rig, platform: str, n: int = 3, spacing: float = 0.0) -> T
             planned=planned,
             append=False,
             now=rig.clock(),
-            new_key=lambda p: new_tid() if p == "bluesky" else uuid.uuid4().hex,
         )
     return Thread(name, [q.id for q in queued], texts)
 

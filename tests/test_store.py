@@ -16,6 +16,7 @@ from sqlalchemy.exc import StatementError
 
 from scheduler.errors import BadInput, NotFound
 from scheduler.platforms.base import RemoteRef
+from scheduler.platforms.tid import is_tid
 from scheduler.store import lifecycle
 from scheduler.store.claim import claim_due
 from scheduler.store.db import Store, make_engine, open_store
@@ -80,7 +81,7 @@ def queue(
             planned=planned,
             append=append,
             now=NOW - timedelta(hours=1),
-            new_key=new_key or keys(),
+            **({"new_key": new_key} if new_key else {}),
         )
 
 
@@ -234,9 +235,18 @@ def test_queue_standalone_has_no_parents(store: Store) -> None:
 
 
 def test_queue_keeps_idempotency_keys(store: Store) -> None:
-    queued = queue(store, plan("x", 2) + plan("bluesky", 1))
+    queued = queue(store, plan("x", 2) + plan("bluesky", 1), new_key=keys())
     stored = [post(store, q.id).idempotency_key for q in queued]
     assert stored == ["x-key-0", "x-key-1", "bluesky-key-2"]
+
+
+def test_default_keys_are_record_keys_on_bluesky_and_unique(store: Store) -> None:
+    queued = queue(store, plan("x", 3) + plan("bluesky", 3))
+    stored = {q.platform: [] for q in queued}
+    for q in queued:
+        stored[q.platform].append(post(store, q.id).idempotency_key)
+    assert all(is_tid(key) for key in stored["bluesky"])
+    assert len({*stored["x"], *stored["bluesky"]}) == 6
 
 
 def test_append_continues_numbering(store: Store) -> None:

@@ -137,7 +137,6 @@ def queue(
 ) -> None:
     """Split ARTICLE for each platform and queue the posts on a schedule."""
     import hashlib
-    import uuid
 
     from posts.article import read_article
     from posts.split import split_article
@@ -146,7 +145,6 @@ def queue(
     from scheduler.clock import utcnow
     from scheduler.errors import BadInput
     from scheduler.plan import parse_duration, parse_when, schedule
-    from scheduler.platforms.tid import new_tid
     from scheduler.store.queueing import PlannedPost, queue_campaign
 
     config = settings()
@@ -192,10 +190,6 @@ def queue(
             for post, at in zip(result.posts, times, strict=True)
         )
 
-    def new_key(platform_name: str) -> str:
-        # Bluesky: the record key, so a retry can find the record it may have made.
-        return new_tid() if platform_name == "bluesky" else uuid.uuid4().hex
-
     digest = hashlib.sha256(article.read_bytes()).hexdigest()
     store = open_default_store()
     try:
@@ -209,7 +203,6 @@ def queue(
                 planned=planned,
                 append=append,
                 now=now,
-                new_key=new_key,
             )
     finally:
         store.close()

@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+import uuid
 
 _ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # The top bit is always 0, so the first character only takes the first 16 symbols.
@@ -68,3 +69,10 @@ def tid_timestamp(value: str) -> int:
     for ch in value:
         n = (n << 5) | _ALPHABET.index(ch)
     return n >> 10
+
+
+def new_idempotency_key(platform: str) -> str:
+    """The key a post keeps across attempts, chosen when it is queued. Bluesky: the
+    record key, so a retry can ask the PDS for the record it may already have made.
+    X has no idempotency key; a random one still names the post in the log."""
+    return new_tid() if platform == "bluesky" else uuid.uuid4().hex

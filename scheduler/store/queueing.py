@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.errors import BadInput
+from scheduler.platforms.tid import new_idempotency_key
 from scheduler.store.log import add_events_where
 from scheduler.store.models import Campaign, Kind, Post, Status
 
@@ -42,7 +43,7 @@ def queue_campaign(
     planned: Sequence[PlannedPost],
     append: bool,
     now: datetime,
-    new_key: Callable[[str], str],
+    new_key: Callable[[str], str] = new_idempotency_key,
 ) -> list[QueuedPost]:
     """Insert the campaign (or append to it) and its posts, threads chained.
 
