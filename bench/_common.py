@@ -20,6 +20,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The fakes and the throwaway-database helper live with the tests; reuse them.
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+
+from pgserver import pg_problem, temporary_database  # noqa: E402
+
 PG_ADMIN_URL = os.environ.get(
     "CAMPAIGN_BENCH_PG_URL",
     os.environ.get("CAMPAIGN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
@@ -102,16 +108,7 @@ def clean_env(data_dir: Path, database_url: str | None = None, **extra: str) -> 
 
 def pg_available() -> str | None:
     """None when the PostgreSQL server answers, else why not."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any failure to connect means "no server"
-        return str(exc).splitlines()[0]
+    return pg_problem(PG_ADMIN_URL)
 
 
 def databases(wanted: str) -> list[str]:
@@ -137,26 +134,8 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
             for p in workdir.glob(path.name + "*"):
                 p.unlink(missing_ok=True)
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"campaign_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with temporary_database(PG_ADMIN_URL, "campaign_bench") as url:
+        yield url
 
 
 @contextlib.contextmanager

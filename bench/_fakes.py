@@ -4,7 +4,7 @@ their own process so that neither the daemon nor the bare loop shares a GIL with
     python -m bench._fakes LATENCY_SECONDS REQUESTS
 
 Prints one JSON line with the base URLs and credentials, then serves until stdin closes.
-The fakes are imported from the repository's tests/ directory (added to sys.path here);
+The fakes are imported from the repository's tests/ directory (on sys.path, as in _common);
 tests/fakes is not modified. For the benchmark:
 - X's posting limits are lifted: FakeX's daily_post_limit argument, and its module-level
   15-minute window table WINDOW_LIMITS[CREATE_TWEET] (100 by default) is raised in this

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pgserver import pg_problem, temporary_database
 
 from scheduler.config import get_settings
 
@@ -39,16 +39,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def _pg_available() -> str | None:
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any failure to connect means "no server"
-        return str(exc).splitlines()[0]
+    return pg_problem(PG_ADMIN_URL)
 
 
 TABLES = ("campaigns", "posts", "events", "workers")
@@ -81,28 +72,10 @@ def _require_pg() -> None:
 
 @contextlib.contextmanager
 def fresh_pg_database() -> Iterator[str]:
-    """Create a PostgreSQL database, yield its URL, drop it (and its sessions) after."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
+    """A new database on the test server (skipped, or failed in CI, when it is down)."""
     _require_pg()
-    name = f"campaign_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with temporary_database(PG_ADMIN_URL, "campaign_test") as url:
+        yield url
 
 
 @pytest.fixture
