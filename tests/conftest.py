@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,28 @@ def sqlite_url(tmp_path: Path) -> str:
 
 def _pg_available() -> str | None:
     return pg_problem(PG_ADMIN_URL)
+
+
+CAMPAIGN = [sys.executable, "-m", "scheduler.cli.app"]
+
+
+def run_campaign(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`campaign ARGS` in a child process: needed for `run` and `demo`, which end with
+    os._exit. `env` is the child's whole environment (default: this process's)."""
+    return subprocess.run(
+        [*CAMPAIGN, *args],
+        env=dict(os.environ if env is None else env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 TABLES = ("campaigns", "posts", "events", "workers")

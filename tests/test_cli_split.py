@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE
+from conftest import EXAMPLE, run_campaign
 
 
 def test_split_json_on_the_op_ed(cli: Any) -> None:
@@ -122,27 +122,14 @@ def test_invalid_link(cli: Any) -> None:
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     env = {"CAMPAIGN_DEBUG": "1", "PATH": "", "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli.app", "split", "nope.txt", "--platform", "x"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_campaign("split", "nope.txt", "--platform", "x", env=env, cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
 def test_help_and_version(flag: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli.app", flag],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_campaign(flag, cwd=tmp_path)
     assert result.returncode == 0
     assert "campaign" in result.stdout
 

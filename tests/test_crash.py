@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conftest import run_campaign
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from harness import BSKY_PASSWORD, fake_settings
@@ -170,15 +171,10 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
             left_for_final = len(posts) - total_stored()
 
             # Finish: one bounded run until nothing is queued or publishing.
-            final = subprocess.run(
-                [sys.executable, "-m", "scheduler.cli.app", "run", "--until-done", "--poll", "0.2"],
-                env=daemon_env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=FINAL_RUN_TIMEOUT,
-                check=False,
-            )
+            final = run_campaign(
+                "run", "--until-done", "--poll", "0.2",
+                env=daemon_env, cwd=tmp_path, timeout=FINAL_RUN_TIMEOUT,
+            )  # fmt: skip
             assert final.returncode == 0, final.stderr[-3000:]
         finally:
             if proc is not None and proc.poll() is None:

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CAMPAIGN, run_campaign
 
-CAMPAIGN = [sys.executable, "-m", "scheduler.cli.app"]
 DRY_RUN_LINE = re.compile(r"^\[dry-run (x|bluesky)\] post (\d+)", re.MULTILINE)
 
 
@@ -63,17 +62,6 @@ def logged(cli: Any, db: dict[str, str], kind: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CAMPAIGN, *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -84,7 +72,7 @@ def test_run_once_publishes_what_is_due_and_exits(
     queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1h")
     due = sorted(p["id"] for p in queued if p["seq"] == 1)
 
-    done = run("run", "--once", "--dry-run")
+    done = run_campaign("run", "--once", "--dry-run", timeout=30)
 
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -100,7 +88,7 @@ def test_run_until_done_publishes_each_post_on_time(
     # Starting 2 s out, so the lateness measured is the daemon's, not Python's start-up.
     queued = queue(cli, db, article, "-p", "x", "--start", "+2s", "--every", "1s")
 
-    done = run("run", "--until-done", "--dry-run", "--poll", "0.2")
+    done = run_campaign("run", "--until-done", "--dry-run", "--poll", "0.2", timeout=30)
 
     assert done.returncode == 0, done.stderr
     printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(done.stdout))
@@ -150,7 +138,7 @@ def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
     assert set(status) <= {"published", "queued"}  # nothing lost
     assert status["queued"] > 0, "stopped too late to test a restart"
 
-    rest = run("run", "--until-done", "--dry-run", "--poll", "0.2")
+    rest = run_campaign("run", "--until-done", "--dry-run", "--poll", "0.2", timeout=30)
     assert rest.returncode == 0, rest.stderr
 
     printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(first_out.read_text() + rest.stdout))
@@ -163,14 +151,7 @@ def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
 
 def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
     env = dict(os.environ, COLUMNS="200")
-    done = subprocess.run(
-        [*CAMPAIGN, "demo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_campaign("demo", env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
     assert "Traceback" not in output
@@ -181,15 +162,7 @@ def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
 def test_run_with_no_platform_configured_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMPAIGN_", "X_", "BLUESKY_"))}
     env["CAMPAIGN_DATA_DIR"] = str(tmp_path / "data")
-    result = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli.app", "run"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_campaign("run", env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no platform can publish" in lines[0]

@@ -10,12 +10,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, run_campaign
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from harness import BSKY_PASSWORD, X_SECRET, X_TOKEN_SECRET, fake_settings
@@ -37,14 +35,8 @@ def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
         x_posts = [p for p in posts if p["platform"] == "x"]
         bsky_posts = [p for p in posts if p["platform"] == "bluesky"]
 
-        daemon = subprocess.run(
-            [sys.executable, "-m", "scheduler.cli.app", "run", "--until-done", "--poll", "0.2"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        daemon = run_campaign(
+            "run", "--until-done", "--poll", "0.2", env={**os.environ, **env}, cwd=tmp_path
         )
         outputs += [daemon.stdout, daemon.stderr]
         assert daemon.returncode == 0, daemon.stderr
@@ -116,14 +108,8 @@ def test_a_platform_without_credentials_waits_and_the_other_publishes(
             "--spread-until", "+2s", "--json", env=env,
         )  # fmt: skip
         assert queued.code == 0, queued.stderr
-        daemon = subprocess.run(
-            [sys.executable, "-m", "scheduler.cli.app", "run", "--until-done", "--poll", "0.2"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        daemon = run_campaign(
+            "run", "--until-done", "--poll", "0.2", env={**os.environ, **env}, cwd=tmp_path
         )
         assert daemon.returncode == 0, daemon.stderr
         assert "x credentials missing: X_API_KEY" in daemon.stderr
