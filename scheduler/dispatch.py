@@ -190,13 +190,13 @@ class Dispatcher:
             account = (job.platform, job.account)
             if account in limited:
                 # The account is rate-limited: do not knock again before the reset.
-                self._record(job, "rate", limited[account], result)
+                self._record(job, limited[account], result)
                 continue
             now = self.clock()
             late = now - job.due
             if late > self.settings.catch_up and not job.outgoing.ambiguous:
                 hours = late.total_seconds() / 3600
-                self._record(job, "missed", f"missed: {hours:.1f} h late", result)
+                self._record(job, f"missed: {hours:.1f} h late", result)
                 continue
             outcome: RemoteRef | Exception
             try:
@@ -210,15 +210,17 @@ class Dispatcher:
                 )
             if isinstance(outcome, RateLimited):
                 limited[account] = outcome
-            self._record(job, "outcome", outcome, result)
+            self._record(job, outcome, result)
 
     def _record(
         self,
         job: _Job,
-        what: str,
         outcome: RemoteRef | Exception | str,
         result: TickResult,
     ) -> None:
+        """Record what happened to a claimed post: published (a RemoteRef), an error
+        kind, or, as a string, why it was too late to send."""
+
         def write(session: Session) -> str | None:
             now = self.clock()
             worker = self.worker_id
@@ -229,8 +231,7 @@ class Dispatcher:
             post = session.get(Post, job.post_id, populate_existing=True)
             if post is None:
                 return None
-            if what == "missed":
-                assert isinstance(outcome, str)
+            if isinstance(outcome, str):  # a missed post: the reason
                 lifecycle.mark_failed(session, post, outcome, worker, now)
                 return "failed"
             if isinstance(outcome, RemoteRef):

@@ -72,21 +72,10 @@ def mark_published(
             note=f"a second copy: the post was already recorded as {post.remote_id}",
         )
         return
-    post.status = Status.PUBLISHED.value
+    for column, value in _published_values(ref, now).items():
+        setattr(post, column, value)
     post.attempts += 1
-    post.remote_id = ref.id
-    post.remote_uri = ref.uri
-    post.remote_cid = ref.cid
-    post.remote_url = ref.url
-    post.published_at = now
-    post.last_error = None
-    post.ambiguous = False
-    _clear_lease(post, now)
-    kind = Kind.RECOVERED if ref.recovered else Kind.PUBLISHED
-    detail = {"url": ref.url, "remote_id": ref.id}
-    if ref.note:
-        detail["note"] = ref.note
-    add_event(session, post.id, kind, now, worker, **detail)
+    _add_published_event(session, post.id, ref, worker, now)
     if ref.id is None:
         hold_replies(
             session,
@@ -99,9 +88,9 @@ def mark_published(
 def record_published_fast(
     session: Session, post_id: int, ref: RemoteRef, worker: str, now: datetime
 ) -> bool:
-    """The common case of mark_published in one UPDATE and one INSERT, without loading
-    the post: it is ours (our lease) and the platform gave its id. False otherwise,
-    and then nothing was written: the caller takes the general path."""
+    """mark_published's common case in one UPDATE and one INSERT, without loading the
+    post: it is ours (our lease) and the platform gave its id. False otherwise, and then
+    nothing was written: the caller takes mark_published."""
     if ref.id is None:
         return False
     updated = session.execute(
@@ -111,30 +100,40 @@ def record_published_fast(
             Post.status == Status.PUBLISHING.value,
             Post.lease_owner == worker,
         )
-        .values(
-            status=Status.PUBLISHED.value,
-            attempts=Post.attempts + 1,
-            remote_id=ref.id,
-            remote_uri=ref.uri,
-            remote_cid=ref.cid,
-            remote_url=ref.url,
-            published_at=now,
-            last_error=None,
-            ambiguous=False,
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-        )
+        .values(attempts=Post.attempts + 1, **_published_values(ref, now))
         .execution_options(synchronize_session=False)
     )
     if updated.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    detail: dict[str, str | None] = {"url": ref.url, "remote_id": ref.id}
+    _add_published_event(session, post_id, ref, worker, now)
+    return True
+
+
+def _published_values(ref: RemoteRef, now: datetime) -> dict[str, object]:
+    """The columns a publish sets (besides counting the attempt)."""
+    return {
+        "status": Status.PUBLISHED.value,
+        "remote_id": ref.id,
+        "remote_uri": ref.uri,
+        "remote_cid": ref.cid,
+        "remote_url": ref.url,
+        "published_at": now,
+        "last_error": None,
+        "ambiguous": False,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+
+
+def _add_published_event(
+    session: Session, post_id: int, ref: RemoteRef, worker: str, now: datetime
+) -> None:
+    detail = {"url": ref.url, "remote_id": ref.id}
     if ref.note:
         detail["note"] = ref.note
     kind = Kind.RECOVERED if ref.recovered else Kind.PUBLISHED
-    add_events(session, [post_id], kind, now, worker, **detail)
-    return True
+    add_event(session, post_id, kind, now, worker, **detail)
 
 
 def schedule_retry(
