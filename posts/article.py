@@ -11,8 +11,9 @@ is reported in ``warnings``), Markdown markup, images, and separator lines such 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from itertools import pairwise
 from pathlib import Path
@@ -39,6 +40,8 @@ class Article:
     byline: str | None
     paragraphs: list[str]
     warnings: list[str] = field(default_factory=list)
+    # SHA-256 of the file's bytes, as read (empty for text that came from no file).
+    source_sha256: str = ""
 
     def lead(self) -> list[str]:
         """Title and byline, without the missing ones: these open the first post."""
@@ -79,7 +82,8 @@ def read_article(path: Path, max_bytes: int = 5 * 1024 * 1024) -> Article:
 
     kind = _SUFFIX_KIND.get(path.suffix.lower(), "txt")
     text, warnings = _decode(data, str(path), kind)
-    return _parse(text, kind, str(path), warnings)
+    parsed = _parse(text, kind, str(path), warnings)
+    return replace(parsed, source_sha256=hashlib.sha256(data).hexdigest())
 
 
 def parse_text(text: str, kind: str = "txt") -> Article:

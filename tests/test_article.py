@@ -712,3 +712,13 @@ def test_a_lone_line_is_body_not_title(text: str, kind: str) -> None:
         ["One line only."],
         [],
     )
+
+
+def test_read_article_fingerprints_the_bytes_it_read(tmp_path: Path) -> None:
+    import hashlib
+
+    cp1252 = tmp_path / "cafe.txt"
+    cp1252.write_bytes("Le café est très bon. Le garçon arrive.\n".encode("cp1252"))
+    for path in (EXAMPLE, cp1252):
+        assert read_article(path).source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert parse_text("Some text.").source_sha256 == ""

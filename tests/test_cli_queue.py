@@ -4,6 +4,7 @@ a real SQLite file and a real PostgreSQL database."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -132,6 +133,10 @@ def test_queue_json_shape_and_spacing(campaign: Campaign) -> None:
         assert listed[p["id"]]["scheduled_at"] == p["scheduled_at"]
         assert listed[p["id"]]["status"] == "queued"
         assert (listed[p["id"]]["platform"], listed[p["id"]]["seq"]) == (p["platform"], p["seq"])
+    # The campaign remembers which file, and which version of it, it came from.
+    [row] = snapshot(campaign.url)["campaigns"]
+    assert str(EXAMPLE.resolve()) in row
+    assert hashlib.sha256(EXAMPLE.read_bytes()).hexdigest() in row
 
 
 def test_queue_table_output(on_sqlite: Campaign) -> None:

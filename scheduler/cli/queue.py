@@ -136,7 +136,6 @@ def queue(
     json_out: JsonOption = False,
 ) -> None:
     """Split ARTICLE for each platform and queue the posts on a schedule."""
-    import hashlib
 
     from posts.article import read_article
     from posts.split import split_article
@@ -190,7 +189,6 @@ def queue(
             for post, at in zip(result.posts, times, strict=True)
         )
 
-    digest = hashlib.sha256(article.read_bytes()).hexdigest()
     store = open_default_store()
     try:
         with store.write() as session:
@@ -198,7 +196,7 @@ def queue(
                 session,
                 name=name,
                 source_path=str(article.resolve()),
-                source_sha256=digest,
+                source_sha256=parsed.source_sha256,
                 hashtags=hashtags,
                 planned=planned,
                 append=append,
