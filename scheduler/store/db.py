@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
 from scheduler.errors import BadInput, CampaignError
@@ -104,7 +104,8 @@ class Store:
             with Session(bind, expire_on_commit=False) as session, session.begin():
                 yield session
         except DBAPIError as exc:
-            if exc.connection_invalidated or _is_connectivity(exc):
+            # OperationalError: the server went away, or SQLite stayed locked too long.
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise DatabaseUnavailable(
                     f"the database at {redact(self.url)} is unavailable: {_first_line(exc)}"
                 ) from exc
@@ -116,12 +117,6 @@ class Store:
 
 def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-
-
-def _is_connectivity(exc: DBAPIError) -> bool:
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError)
 
 
 def open_store(url: str, migrate: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
