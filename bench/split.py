@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1,100,1024,5120", help="KiB, comma-separated")
     args = parser.parse_args(argv)
     from posts.article import parse_text
-    from posts.measure import Platform
+    from posts.platform import Platform
     from posts.split import SplitOptions, split_article
 
     print(machine_note())

@@ -13,33 +13,22 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
 
 import regex
 
-
-class Platform(StrEnum):
-    X = "x"
-    BLUESKY = "bluesky"
-
-
-LIMITS: dict[Platform, int] = {Platform.X: 280, Platform.BLUESKY: 300}
-BLUESKY_MAX_BYTES = 3000
+from posts.platform import PROFILES, Counting, Platform, Profile
 
 # twitter-text config v3 uses scale 100 with weights 100/200; we count in units of 100.
-_URL_UNITS = 23  # transformedURLLength
+_URL_UNITS = PROFILES[Platform.X].url_length or 23  # transformedURLLength
 _EMOJI_UNITS = 2  # defaultWeight: a whole emoji sequence costs one default-weight character
 # Code points outside config v3's weight-100 ranges weigh 200 (2 units).
 _HEAVY = re.compile(r"[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
 
 
-def parse_platform(name: str) -> Platform:
-    try:
-        return Platform(name.lower())
-    except ValueError:
-        raise ValueError(f"unknown platform '{name}': choose x or bluesky") from None
+def profile_of(platform: Platform | Profile) -> Profile:
+    return platform if isinstance(platform, Profile) else PROFILES[platform]
 
 
 def utf8_bytes(text: str) -> int:
@@ -56,19 +45,22 @@ def bluesky_graphemes(text: str) -> int:
     return len(_grapheme_re().findall(text))
 
 
-def measure(platform: Platform, text: str) -> int:
-    if platform is Platform.X:
-        return x_weighted_length(text)
+def measure(platform: Platform | Profile, text: str) -> int:
+    """The length the platform counts for `text` (its `Profile`'s rule)."""
+    profile = profile_of(platform)
+    if profile.counting is Counting.WEIGHTED:
+        return x_weighted_length(text, profile.url_length or _URL_UNITS)
     return bluesky_graphemes(text)
 
 
-def fits(platform: Platform, text: str) -> bool:
-    if measure(platform, text) > LIMITS[platform]:
+def fits(platform: Platform | Profile, text: str) -> bool:
+    profile = profile_of(platform)
+    if measure(profile, text) > profile.limit:
         return False
-    return platform is not Platform.BLUESKY or utf8_bytes(text) <= BLUESKY_MAX_BYTES
+    return profile.max_bytes is None or utf8_bytes(text) <= profile.max_bytes
 
 
-def x_weighted_length(text: str) -> int:
+def x_weighted_length(text: str, url_units: int = _URL_UNITS) -> int:
     """Weighted length as twitter-text's parseTweet computes it (config v3, emoji parsing on)."""
     # ASCII is its own NFC, holds no emoji and weighs 1 a character: only URLs differ.
     ascii_only = text.isascii()
@@ -91,7 +83,7 @@ def x_weighted_length(text: str) -> int:
         if nxt >= len(text):
             return total
         if url_at == nxt:
-            total += _URL_UNITS
+            total += url_units
             pos = nxt + urls[ui].skip
         else:
             total += _EMOJI_UNITS
@@ -193,7 +185,7 @@ _PATH = (
 )
 _QUERY = r"\?[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-zA-Z0-9\-_&=#/]"
 _TCO = re.compile(rf"https?://t\.co/([a-z0-9]+)(?:{_QUERY})?", re.IGNORECASE | re.ASCII)
-_MAX_URL_LENGTH = 4096  # UTF-16 units, scheme included
+MAX_URL_LENGTH = 4096  # UTF-16 units, scheme included
 _MAX_TCO_SLUG_LENGTH = 40
 _MAX_LABEL_LENGTH = 63  # after punycode
 _IDNA_SEPARATORS = re.compile("[.\u3002\uff0e\uff61]")
@@ -275,7 +267,7 @@ def _valid_url(url: str, protocol: str, domain: str) -> bool:
     if not all(_punycode_label_ok(label) for label in domain.split(".")):
         return False
     # idna.toAscii hands back the domain unchanged, so no punycode length adjustment here.
-    return len(protocol or "https://") + len(url) <= _MAX_URL_LENGTH  # url is a UTF-16 view
+    return len(protocol or "https://") + len(url) <= MAX_URL_LENGTH  # url is a UTF-16 view
 
 
 def _extract_urls(text: str) -> list[_Url]:

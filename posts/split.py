@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from posts.article import Article
-from posts.measure import BLUESKY_MAX_BYTES, LIMITS, Platform, fits, measure, url_spans, utf8_bytes
+from posts.measure import MAX_URL_LENGTH, fits, measure, url_spans, utf8_bytes
+from posts.platform import PROFILES, Platform, Profile
 from posts.sentences import CLAUSE_RE, split_sentences
 
 TagPlacement = Literal["all", "first", "last"]
@@ -21,7 +22,6 @@ TAG_PLACEMENTS: tuple[TagPlacement, ...] = ("all", "first", "last")
 PARAGRAPH_BREAK = "\n\n"
 # No post holds more code points than this (see _Packer._window); X URLs may be longer.
 WINDOW = 4096
-MAX_URL = 4096  # twitter-text's longest URL
 # Within this of a limit, a summed size is checked by measuring the whole post.
 _SLACK = 1
 _TAG_RE = re.compile(r"#?(\w{1,100})")
@@ -57,6 +57,12 @@ class SplitOptions:
     thread: bool = True
     numbering: bool | None = None  # None: on for threads, off for standalone posts
     tags_on: TagPlacement = "all"
+    # How the platform counts; None: its usual profile (a Mastodon instance may differ).
+    counted_as: Profile | None = None
+
+    @property
+    def profile(self) -> Profile:
+        return self.counted_as or PROFILES[self.platform]
 
     @property
     def numbered(self) -> bool:
@@ -190,14 +196,14 @@ class _Packer:
     def fits(self, index: int, body: str) -> bool:
         frame = self.frame
         return fits(
-            self.options.platform, frame.render(index, body, None, frame.reserves_tags(index))
+            self.options.profile, frame.render(index, body, None, frame.reserves_tags(index))
         )
 
     def size(self, text: str) -> tuple[int, int]:
         """(platform length, UTF-8 bytes) of a piece of text."""
         found = self._sizes.get(text)
         if found is None:
-            found = self._sizes[text] = (measure(self.options.platform, text), utf8_bytes(text))
+            found = self._sizes[text] = (measure(self.options.profile, text), utf8_bytes(text))
         return found
 
     def _overhead(self, index: int) -> tuple[int, int]:
@@ -213,8 +219,9 @@ class _Packer:
         """True or False when the summed size is clear of the limits, None near them."""
         extra_length, extra_bytes = self._overhead(index)
         length, nbytes = length + extra_length, nbytes + extra_bytes
-        limit = LIMITS[self.options.platform]
-        max_bytes = BLUESKY_MAX_BYTES if self.options.platform is Platform.BLUESKY else 1 << 62
+        profile = self.options.profile
+        limit = profile.limit
+        max_bytes = profile.max_bytes if profile.max_bytes is not None else 1 << 62
         if length > limit + _SLACK or nbytes > max_bytes + _SLACK:
             return False
         if length <= limit - _SLACK and nbytes <= max_bytes - _SLACK:
@@ -266,8 +273,8 @@ class _Packer:
         WINDOW never fit (Bluesky: 3,000 bytes; X: 280 weighted, emoji sequences
         aside), except through a long URL on X, which the window then takes whole."""
         end = min(len(text), WINDOW)
-        if end < len(text) and self.options.platform is Platform.X:
-            for start, stop in url_spans(text[: end + MAX_URL]):
+        if end < len(text) and self.options.profile.url_length is not None:
+            for start, stop in url_spans(text[: end + MAX_URL_LENGTH]):
                 if start < end < stop:
                     end = stop
         return text[:end]
@@ -290,8 +297,8 @@ class _Packer:
             clauses = [c for c in clauses if 0 < c <= word_cut]
             if clauses:
                 clause_cut = clauses[-1]
-                if measure(self.options.platform, text[:clause_cut]) * 2 >= measure(
-                    self.options.platform, text[:word_cut]
+                if measure(self.options.profile, text[:clause_cut]) * 2 >= measure(
+                    self.options.profile, text[:word_cut]
                 ):
                     return clause_cut
             return word_cut
@@ -299,14 +306,14 @@ class _Packer:
 
     def _cut_token(self, index: int, text: str, ok: Callable[[int], bool]) -> int:
         """The first word alone is longer than a post: cut inside it, never through a
-        URL on X (where a URL counts 23 whatever its length)."""
+        URL where a URL counts the same whatever its length (X: 23)."""
         token_end = re.match(r"\S+", text)
         end = token_end.end() if token_end else len(text)
         forbidden: list[tuple[int, int]] = []
-        if self.options.platform is Platform.X:
+        if self.options.profile.url_length is not None:
             forbidden = [(s, e) for s, e in url_spans(text) if s < end]
         # No post holds more grapheme clusters than its limit, so look no further.
-        ends = _graphemes_ends(text[:end], LIMITS[self.options.platform] + 1)
+        ends = _graphemes_ends(text[:end], self.options.profile.limit + 1)
         cuts = [c for c in ends if not any(s < c < e for s, e in forbidden)]
         # A long URL counts 23 on X: the cut just after it may lie far beyond `ends`.
         cuts = sorted({*cuts, *(e for _, e in forbidden if e <= end)})
@@ -333,7 +340,8 @@ def _pack(
 ) -> tuple[list[str], list[str], list[int], list[str]]:
     """Bodies, final texts, their lengths and warnings. Repacks while the numbering
     needs more digits or the last post has no room for its tags (tags_on="last")."""
-    limit = LIMITS[options.platform]
+    profile = options.profile
+    limit = profile.limit
     digits, reserve_from, exact = 1, 1 << 62, False
     if options.numbered:
         # A long article starts near the width its numbering needs, sparing a repack per
@@ -354,7 +362,7 @@ def _pack(
         if (
             options.tags_on == "last"
             and not frame.reserves_tags(last)
-            and not fits(options.platform, frame.render(last, bodies[last], None, True))
+            and not fits(profile, frame.render(last, bodies[last], None, True))
         ):
             # Repacking can only add posts, so the new last post reserves room.
             reserve_from = last
@@ -362,10 +370,9 @@ def _pack(
         # Every post is measured whole once, here; if a summed size was ever wrong,
         # pack again measuring every candidate.
         texts = [frame.final(i, body, total) for i, body in enumerate(bodies)]
-        lengths = [measure(options.platform, text) for text in texts]
+        lengths = [measure(profile, text) for text in texts]
         within = all(
-            length <= limit
-            and (options.platform is Platform.X or utf8_bytes(text) <= BLUESKY_MAX_BYTES)
+            length <= limit and (profile.max_bytes is None or utf8_bytes(text) <= profile.max_bytes)
             for text, length in zip(texts, lengths, strict=True)
         )
         if not within and not exact:
@@ -382,7 +389,7 @@ def split_article(article: Article, options: SplitOptions) -> SplitResult:
     if not units:
         raise SplitError("the article has no text to post")
     bodies, texts, lengths, warnings = _pack(units, options)
-    limit = LIMITS[options.platform]
+    limit = options.profile.limit
     posts = [
         Post(
             seq=index + 1,

@@ -9,17 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posts.measure import (
-    BLUESKY_MAX_BYTES,
-    LIMITS,
-    Platform,
     bluesky_graphemes,
     fits,
     measure,
-    parse_platform,
     url_spans,
     utf8_bytes,
     x_weighted_length,
 )
+from posts.platform import PROFILES, Platform, parse_platform
+
+BLUESKY_MAX_BYTES = 3000
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
 ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
@@ -394,8 +393,9 @@ def test_parse_platform() -> None:
 def test_platform_constants() -> None:
     assert str(Platform.X) == Platform.X.value == "x"  # StrEnum: usable as plain text
     assert str(Platform.BLUESKY) == Platform.BLUESKY.value == "bluesky"
-    assert LIMITS == {Platform.X: 280, Platform.BLUESKY: 300}
-    assert BLUESKY_MAX_BYTES == 3000
+    assert {p: PROFILES[p].limit for p in Platform} == {Platform.X: 280, Platform.BLUESKY: 300}
+    assert PROFILES[Platform.BLUESKY].max_bytes == BLUESKY_MAX_BYTES
+    assert PROFILES[Platform.X].url_length == 23
 
 
 _PLAIN_CHARS = st.one_of(

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from posts.article import Article, read_article
-from posts.measure import LIMITS, Platform, fits, measure
+from posts.measure import fits, measure
+from posts.platform import PROFILES, Platform
 from posts.sentences import split_sentences
 from posts.split import SplitError, SplitOptions, normalize_tag, split_article
 
@@ -39,7 +40,7 @@ def test_op_ed_posts_fit_keep_every_word_and_carry_the_tags(
     assert len(posts) >= 5
     for post in posts:
         assert fits(platform, post.text), post.text
-        assert post.length == measure(platform, post.text) <= LIMITS[platform]
+        assert post.length == measure(platform, post.text) <= PROFILES[platform].limit
         for tag in TAGS:
             assert re.search(rf"(?<!\w){tag}(?!\w)", post.text, re.IGNORECASE), post.text
     # Minus numbering and tags, the posts are the article, every word in order.
@@ -261,4 +262,4 @@ def test_property_words_survive_whole_when_every_word_fits(
     for post in posts[:-1]:
         if post.body.endswith("."):
             continue
-        assert measure(platform, post.body) > LIMITS[platform] // 2
+        assert measure(platform, post.body) > PROFILES[platform].limit // 2

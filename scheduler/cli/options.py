@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from posts.measure import Platform
+    from posts.platform import Platform
     from posts.split import SplitOptions
 
 TagOption = Annotated[
@@ -49,7 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def platform_of(name: str) -> Platform:
-    from posts.measure import parse_platform
+    from posts.platform import parse_platform
     from scheduler.errors import BadInput
 
     try:

@@ -1,0 +1,54 @@
+"""The platforms we post to and how each one counts a post: one table for all of them.
+
+A leaf: stdlib only, so that `scheduler.model` can share this `Platform` with every layer
+(posts may not import scheduler, so the enum lives here). `posts.measure` and
+`posts.split` read a platform's `Profile` instead of asking which platform it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    X = "x"
+    BLUESKY = "bluesky"
+
+
+class Counting(StrEnum):
+    """How a platform counts the characters of a post."""
+
+    # twitter-text v3: NFC, weights 1/2 by code point range, emoji sequences 2.
+    WEIGHTED = "weighted"
+    # Extended grapheme clusters of the text as given.
+    GRAPHEMES = "graphemes"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A platform's length rule; the splitter and the checks at queue and edit time use it."""
+
+    limit: int
+    counting: Counting
+    # Every URL counts this many characters whatever its length (None: counted as written).
+    url_length: int | None = None
+    # A cap on the UTF-8 bytes of the text (None: no cap).
+    max_bytes: int | None = None
+
+
+PROFILES: dict[Platform, Profile] = {
+    # developer.x.com "Counting characters": 280 weighted, every URL 23 (t.co), config v3.
+    Platform.X: Profile(limit=280, counting=Counting.WEIGHTED, url_length=23),
+    # app.bsky.feed.post lexicon: text maxGraphemes 300, maxLength 3000 (bytes).
+    Platform.BLUESKY: Profile(limit=300, counting=Counting.GRAPHEMES, max_bytes=3000),
+}
+
+
+def parse_platform(name: str) -> Platform:
+    try:
+        return Platform(name.strip().lower())
+    except ValueError:
+        *most, last = [p.value for p in Platform]
+        choices = f"{', '.join(most)} or {last}"
+        raise ValueError(f"unknown platform '{name}': choose {choices}") from None
