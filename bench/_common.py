@@ -156,10 +156,10 @@ def fill_queue(
     thread: bool = False,
     name: str = "bench",
 ) -> None:
-    """Queue `count` posts (round-robin over platforms, unique texts) in-process with the
-    project's own queue_campaign, one transaction, as `campaign queue` stores them."""
-    from scheduler.store.db import open_store
-    from scheduler.store.queueing import PlannedPost, queue_campaign
+    """Queue `count` posts (round-robin over platforms, unique texts) in-process through
+    the store's own `queue`, one transaction, as `campaign queue` stores them."""
+    from scheduler.model import Plan, PlannedPost, Platform
+    from scheduler.store import open_store
 
     rng = random.Random(count)
     planned = []
@@ -169,30 +169,16 @@ def fill_queue(
         seqs[platform] += 1
         planned.append(
             PlannedPost(
-                platform=platform,
-                account="default",
+                platform=Platform(platform),
                 seq=seqs[platform],
                 text=f"{i + 1}. {sentence(rng, 120, 200)} #Artsakh #Armenia",
                 scheduled_at=first + every * i,
                 thread=thread,
             )
         )
-
-    store = open_store(url)
-    try:
-        with store.write() as session:
-            queue_campaign(
-                session,
-                name=name,
-                source_path="/bench/generated.txt",
-                source_sha256="0" * 64,
-                hashtags="#Artsakh #Armenia",
-                planned=planned,
-                append=False,
-                now=datetime.now(UTC),
-            )
-    finally:
-        store.close()
+    plan = Plan(name, tuple(planned), "/bench/generated.txt", "0" * 64, "#Artsakh #Armenia")
+    with open_store(url) as store:
+        store.queue(plan, datetime.now(UTC))
 
 
 # -- generated English -------------------------------------------------------------------

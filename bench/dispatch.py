@@ -13,11 +13,14 @@ platform be claimable at a time). Each daemon run gets a fresh database and fres
   lateness p50/p99/max = published event time - scheduled_at, from the database.
 - burst, 0 ms and 50 ms latency: all posts due at the same instant (`--slow-posts` at
   50 ms, since publishing is sequential: 5,000 x 50 ms is over 4 minutes): throughput =
-  posts / (last published - due time), against the baseline, a bare loop calling
-  XPublisher/BlueskyPublisher.publish for the same number of posts in a child process.
+  posts / (last published - due time), against the baseline, what a user's ten-line
+  script does: a bare loop of the SDKs' own calls (tweepy `Client.create_tweet`, atproto
+  `com.atproto.repo.create_record`) for the same posts in a child process. A loop of our
+  adapters (`XPublisher`/`BlueskyPublisher.publish`) is shown beside it: the adapters'
+  own cost.
 - CPU s per 1,000 posts: the daemon child's rusage minus the median rusage of a daemon
   run with nothing to publish (start-up and shutdown); the bare loop measures its loop.
-Targets: lateness p99 <= 1 s at 0 ms; daemon throughput >= 0.8x the bare loop.
+Targets: lateness p99 <= 1 s at 0 ms; daemon throughput >= 0.8x the bare SDK loop.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,22 +95,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def published_times(url: str) -> list[tuple[datetime, datetime]]:
     """(scheduled_at, published event time) of every published post."""
-    from sqlalchemy import select
+    from scheduler.store import open_store
 
-    from scheduler.store.db import open_store
-    from scheduler.store.models import Event, Post
-
-    store = open_store(url, migrate=False)
-    try:
-        with store.read() as session:
-            rows = session.execute(
-                select(Post.scheduled_at, Event.at)
-                .join(Event, Event.post_id == Post.id)
-                .where(Event.kind == "published")
-            ).all()
-    finally:
-        store.close()
-    return [(s, a) for s, a in rows]
+    with open_store(url, migrate=False) as store:
+        scheduled = {p.id: p.scheduled_at for p in store.posts()}
+        published = store.log(kinds=["published"])
+    return [(scheduled[e.post_id], e.at) for e in published if e.post_id is not None]
 
 
 def daemon_run(
@@ -142,10 +136,16 @@ def daemon_run(
     return figures
 
 
-def bare_run(tmp: Path, posts: int, latency: float) -> dict[str, float]:
+def bare_run(tmp: Path, posts: int, latency: float, mode: str) -> dict[str, float]:
+    """A baseline loop in a child process: `sdk` (the SDKs' own calls) or `adapter`."""
     fakes = Fakes(latency, posts + 10)
     try:
-        config = {**fakes.info, "posts": posts, "data": str(tmp / f"bare-{time.monotonic_ns()}")}
+        config = {
+            **fakes.info,
+            "posts": posts,
+            "mode": mode,
+            "data": str(tmp / f"bare-{time.monotonic_ns()}"),
+        }
         result = check(
             run_child(
                 [sys.executable, "-m", "bench.dispatch", "--bare-child", json.dumps(config)],
@@ -153,51 +153,106 @@ def bare_run(tmp: Path, posts: int, latency: float) -> dict[str, float]:
                 tmp,
                 timeout=120 + posts * 0.2,
             ),
-            "bare loop",
+            f"{mode} loop",
         )
     finally:
         counts = fakes.stop()
     if counts["tweets"] + counts["records"] != posts:
-        raise SystemExit(f"bench: bare loop published {counts}, expected {posts}")
+        raise SystemExit(f"bench: {mode} loop published {counts}, expected {posts}")
     loop: dict[str, float] = json.loads(result.stdout)
     return {"cpu": loop["cpu"], "rate": posts / loop["wall"], "wall": loop["wall"]}
 
 
-def bare_child(config: dict[str, Any]) -> None:
-    """The baseline: publish the posts with the adapters in a plain loop."""
-    from scheduler.platforms.base import OutgoingPost
+def _texts(posts: int) -> list[tuple[str, str]]:
+    rng = random.Random(posts)
+    return [
+        (("x", "bluesky")[i % 2], f"{i + 1}. {sentence(rng, 120, 200)} #Artsakh #Armenia")
+        for i in range(posts)
+    ]  # as fill_queue
+
+
+def _sdk_loop(config: dict[str, Any]) -> Callable[[str, str], None]:
+    """What a user's ten-line script does: tweepy's create_tweet and atproto's
+    create_record, the SDKs' own calls. tweepy has its host built in, so the script
+    mounts a transport adapter that sends api.twitter.com to the fake (as the tests do)."""
+    import requests
+    import tweepy
+    from atproto import Client
+
+    class ToFake(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            request.url = request.url.replace("https://api.twitter.com", config["x_url"])
+            return super().send(request, *args, **kwargs)
+
+    x = tweepy.Client(
+        consumer_key=config["x_api_key"],
+        consumer_secret="bench-consumer-secret",
+        access_token=config["x_access_token"],
+        access_token_secret="bench-token-secret",
+    )
+    x.session.mount("https://api.twitter.com/", ToFake())
+    bsky = Client(config["pds_url"])
+    bsky.login(config["bsky_handle"], config["bsky_password"])
+    did = bsky.me.did
+
+    def publish(platform: str, text: str) -> None:
+        if platform == "x":
+            x.create_tweet(text=text, user_auth=True)
+        else:
+            record = {
+                "$type": "app.bsky.feed.post",
+                "text": text,
+                "createdAt": bsky.get_current_time_iso(),
+            }
+            bsky.com.atproto.repo.create_record(
+                {"repo": did, "collection": "app.bsky.feed.post", "record": record}
+            )
+
+    return publish
+
+
+def _adapter_loop(config: dict[str, Any]) -> Callable[[str, str], None]:
+    """Our adapters called in a loop: the SDK calls plus what the adapters add."""
+    from scheduler.config import BlueskyCredentials, XCredentials
+    from scheduler.keys import new_tid
+    from scheduler.model import OutgoingPost, Platform
     from scheduler.platforms.bluesky import BlueskyPublisher
-    from scheduler.platforms.tid import new_tid
     from scheduler.platforms.x import XPublisher
 
-    publishers = {
-        "x": XPublisher(
-            api_key=config["x_api_key"],
-            api_secret="bench-consumer-secret",
-            access_token=config["x_access_token"],
-            access_token_secret="bench-token-secret",
-            base_url=config["x_url"],
-        ),
-        "bluesky": BlueskyPublisher(
-            handle=config["bsky_handle"],
-            app_password=config["bsky_password"],
-            pds_url=config["pds_url"],
-            session_path=Path(config["data"]) / "bluesky-session",
-        ),
-    }
     Path(config["data"]).mkdir(parents=True, exist_ok=True)
-    rng = random.Random(config["posts"])
-    outgoing = []
-    for i in range(config["posts"]):
-        platform = ("x", "bluesky")[i % 2]
-        text = f"{i + 1}. {sentence(rng, 120, 200)} #Artsakh #Armenia"  # as fill_queue
-        key = new_tid() if platform == "bluesky" else f"bare-{i}"
-        outgoing.append(OutgoingPost(post_id=i + 1, platform=platform, text=text,
-                                     idempotency_key=key))  # fmt: skip
+    x = XPublisher(
+        XCredentials(
+            config["x_api_key"],
+            "bench-consumer-secret",
+            config["x_access_token"],
+            "bench-token-secret",
+            config["x_url"],
+        )
+    )
+    bsky = BlueskyPublisher(
+        BlueskyCredentials(config["bsky_handle"], config["bsky_password"], config["pds_url"]),
+        session_path=Path(config["data"]) / "bluesky-session",
+    )
+    counter = iter(range(1, 10**9))
+
+    def publish(platform: str, text: str) -> None:
+        n = next(counter)
+        if platform == "x":
+            x.publish(OutgoingPost(n, Platform.X, text, f"bare-{n}"), None)
+        else:
+            bsky.publish(OutgoingPost(n, Platform.BLUESKY, text, new_tid()), None)
+
+    return publish
+
+
+def bare_child(config: dict[str, Any]) -> None:
+    """A baseline: publish the posts in a plain loop, timing the loop alone."""
+    publish = (_sdk_loop if config["mode"] == "sdk" else _adapter_loop)(config)
+    posts = _texts(config["posts"])
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    for post in outgoing:
-        publishers[post.platform].publish(post, None)
+    for platform, text in posts:
+        publish(platform, text)
     wall = time.perf_counter() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
@@ -229,10 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     with workdir("dispatch") as tmp:
         for run in range(args.runs):
             print(f"run {run + 1}/{args.runs} ...", flush=True)
-            add("bare loop, 0 ms", bare_run(tmp, args.posts, 0.0))
+            add("bare SDK loop, 0 ms", bare_run(tmp, args.posts, 0.0, "sdk"))
+            add("adapter loop, 0 ms", bare_run(tmp, args.posts, 0.0, "adapter"))
             add(
-                f"bare loop, {args.latency * 1000:.0f} ms",
-                bare_run(tmp, args.slow_posts, args.latency),
+                f"bare SDK loop, {args.latency * 1000:.0f} ms",
+                bare_run(tmp, args.slow_posts, args.latency, "sdk"),
             )
             for kind in kinds:
                 add(
@@ -262,15 +318,17 @@ def main(argv: list[str] | None = None) -> None:
         )
         posts = args.slow_posts if slow else args.posts
         rate = med(label, "rate")
-        if label.startswith("bare"):
+        if label.startswith(("bare", "adapter")):
             cpu = med(label, "cpu") / posts * 1000
-            rows.append((label, posts, rate, "1.00", "", "", "", f"{cpu:.2f}", ""))
+            bare = med("bare SDK loop, 0 ms" if not slow else label, "rate")
+            rows.append((label, posts, rate, f"{rate / bare:.2f}", "", "", "", f"{cpu:.2f}", ""))
             continue
         kind = label[label.rindex("(") + 1 : -1]
         startup = med(f"daemon start-up only ({kind})", "cpu")
         cpu = (med(label, "cpu") - startup) / posts * 1000
         bare = med(
-            f"bare loop, {args.latency * 1000:.0f} ms" if slow else "bare loop, 0 ms", "rate"
+            f"bare SDK loop, {args.latency * 1000:.0f} ms" if slow else "bare SDK loop, 0 ms",
+            "rate",
         )
         notes = []
         if "spread" in label:

@@ -45,10 +45,14 @@ PROFILES: dict[Platform, Profile] = {
 }
 
 
+class UnknownPlatform(ValueError):
+    """A platform name we do not post to; str() is one sentence."""
+
+
 def parse_platform(name: str) -> Platform:
     try:
         return Platform(name.strip().lower())
     except ValueError:
         *most, last = [p.value for p in Platform]
         choices = f"{', '.join(most)} or {last}"
-        raise ValueError(f"unknown platform '{name}': choose {choices}") from None
+        raise UnknownPlatform(f"unknown platform '{name}': choose {choices}") from None

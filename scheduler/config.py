@@ -5,13 +5,50 @@ Secrets are `SecretStr` so that a stray repr or log line shows `**********`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scheduler.errors import MissingCredentials
+from scheduler.model import Platform
+
 APP_NAME = "campaign"
+
+# The variables each platform's credentials come from, in the order .env.example lists them.
+CREDENTIAL_VARIABLES: dict[Platform, tuple[str, ...]] = {
+    Platform.X: ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
+    Platform.BLUESKY: ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
+}
+
+
+@dataclass(frozen=True, repr=False)
+class XCredentials:
+    """OAuth 1.0a user context: the app's key and secret, the account's token and secret."""
+
+    api_key: str
+    api_secret: str
+    access_token: str
+    access_token_secret: str
+    base_url: str
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key, self.api_secret, self.access_token, self.access_token_secret)
+
+    def __repr__(self) -> str:
+        return "XCredentials(...)"
+
+
+@dataclass(frozen=True, repr=False)
+class BlueskyCredentials:
+    handle: str
+    app_password: str
+    pds_url: str
+
+    def __repr__(self) -> str:
+        return f"BlueskyCredentials(handle={self.handle!r}, pds_url={self.pds_url!r})"
 
 
 def default_data_dir() -> Path:
@@ -75,6 +112,40 @@ class Settings(BaseSettings):
 
     def default_tags(self) -> list[str]:
         return self.hashtags.split()
+
+    # -- credentials: checked here and nowhere else ----------------------------------------
+
+    def missing_credentials(self, platform: Platform) -> list[str]:
+        """Names (never values) of the unset variables a platform needs."""
+        return [name for name in CREDENTIAL_VARIABLES[platform] if not self._credential(name)]
+
+    def x_credentials(self) -> XCredentials:
+        self._require(Platform.X)
+        return XCredentials(
+            api_key=self._credential("X_API_KEY"),
+            api_secret=self._credential("X_API_SECRET"),
+            access_token=self._credential("X_ACCESS_TOKEN"),
+            access_token_secret=self._credential("X_ACCESS_TOKEN_SECRET"),
+            base_url=self.x_api_base_url,
+        )
+
+    def bluesky_credentials(self) -> BlueskyCredentials:
+        self._require(Platform.BLUESKY)
+        return BlueskyCredentials(
+            handle=self._credential("BLUESKY_HANDLE").lstrip("@"),
+            app_password=self._credential("BLUESKY_APP_PASSWORD"),
+            pds_url=self.bluesky_pds_url,
+        )
+
+    def _require(self, platform: Platform) -> None:
+        missing = self.missing_credentials(platform)
+        if missing:
+            raise MissingCredentials(f"{', '.join(missing)} not set (see .env.example)")
+
+    def _credential(self, variable: str) -> str:
+        value = getattr(self, variable.lower())
+        text = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+        return str(text).strip()
 
 
 @lru_cache(maxsize=1)

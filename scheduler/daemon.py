@@ -1,28 +1,33 @@
 """`campaign run`: APScheduler decides when to look; the database decides what to send.
 
-An in-memory job store holds two jobs: `poll` on an interval, and `wake`, a one-shot
+An in-memory job store holds three jobs: `poll` on an interval; `wake`, a one-shot
 re-armed for the next due time so a post goes out within a second of it while an
-idle daemon sleeps. One executor thread runs them, so ticks never overlap.
+idle daemon sleeps; and `heartbeat`, so the CLI can tell whether a daemon is alive.
+One executor thread runs them, so ticks never overlap.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from scheduler.clock import utcnow
-from scheduler.dispatch import Clock, Dispatcher, DispatchSettings, TickResult
+from scheduler.dispatch import Dispatcher, DispatchSettings, TickResult
+from scheduler.errors import DatabaseUnavailable
+from scheduler.model import Clock, Platform
 from scheduler.platforms.base import Publisher
-from scheduler.store import queries
-from scheduler.store.db import DatabaseUnavailable, Store
-from scheduler.store.log import add_event
-from scheduler.store.models import Kind
+
+if TYPE_CHECKING:
+    from scheduler.store import Store
 
 log = logging.getLogger("campaign.daemon")
 
@@ -38,9 +43,6 @@ class DaemonOptions:
 
 
 def new_worker_id() -> str:
-    import os
-    import socket
-
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -48,8 +50,8 @@ class Daemon:
     def __init__(
         self,
         store: Store,
-        publishers: Mapping[str, Publisher],
-        missing: Mapping[str, str],
+        publishers: Mapping[Platform, Publisher],
+        missing: Mapping[Platform, str],
         settings: DispatchSettings,
         options: DaemonOptions,
         clock: Clock = utcnow,
@@ -96,25 +98,15 @@ class Daemon:
 
     def _startup(self) -> None:
         now = self.clock()
-        with self.store.write() as session:
-            queries.heartbeat(session, self.worker_id, now)
-            for platform, reason in sorted(self.missing.items()):
-                # One event per daemon start: its posts stay queued, nothing is lost.
-                add_event(
-                    session,
-                    None,
-                    Kind.NO_CREDENTIALS,
-                    now,
-                    self.worker_id,
-                    platform=platform,
-                    reason=reason,
-                )
-                log.warning("%s posts stay queued: %s", platform, reason)
+        self.store.heartbeat(self.worker_id, now)
+        for platform, reason in sorted(self.missing.items()):
+            # One event per daemon start: its posts stay queued, nothing is lost.
+            self.store.note_no_credentials(self.worker_id, platform, reason, now)
+            log.warning("%s posts stay queued: %s", platform, reason)
 
     def _shutdown(self) -> None:
         try:
-            with self.store.write() as session:
-                queries.worker_stopped(session, self.worker_id, self.clock())
+            self.store.worker_stopped(self.worker_id, self.clock())
         except DatabaseUnavailable as exc:
             log.warning("could not record the daemon's stop: %s", exc)
 
@@ -164,7 +156,7 @@ class Daemon:
             log.warning("database unavailable; will try again: %s", exc)
             self._arm_wake(self.clock() + timedelta(seconds=1))
             return
-        self._add(result)
+        self.totals.add(result)
         if self.stopping.is_set():
             return
         try:
@@ -178,24 +170,16 @@ class Daemon:
         Posts already due but not claimable (another daemon holds their account, or
         their parent is not out yet) are left to the poll: waking for them at once
         would spin, taking the database from the daemon that is publishing."""
-        with self.store.read() as session:
-            # Counting every queued post costs a scan of them; only --until-done needs it.
-            # Posts of a platform without credentials cannot go out: not waited for.
-            pending = (
-                queries.pending_count(session, list(self.dispatcher.publishers))
-                if self.options.until_done
-                else 1
-            )
-            next_due = queries.next_due_time(
-                session, list(self.dispatcher.publishers), after=started
-            )
-            lease_expiry = queries.earliest_lease_expiry(session, after=started)
+        # Counting pending posts costs a scan of them; only --until-done needs it. Posts of
+        # a platform without credentials cannot go out: not waited for.
+        wake, pending = self.store.next_wake(
+            list(self.dispatcher.publishers), after=started, count_pending=self.options.until_done
+        )
         if self.options.until_done and pending == 0:
             self.stop()
             return
-        candidates = [t for t in (next_due, lease_expiry) if t is not None]
-        if candidates:
-            self._arm_wake(min(candidates))
+        if wake is not None:
+            self._arm_wake(wake)
 
     def _arm_wake(self, when: datetime) -> None:
         scheduler = self._scheduler
@@ -213,11 +197,6 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         try:
-            with self.store.write() as session:
-                queries.heartbeat(session, self.worker_id, self.clock())
+            self.store.heartbeat(self.worker_id, self.clock())
         except DatabaseUnavailable as exc:
             log.warning("heartbeat not recorded: %s", exc)
-
-    def _add(self, result: TickResult) -> None:
-        for name in ("claimed", "published", "retried", "rate_limited", "failed", "released"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))

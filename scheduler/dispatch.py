@@ -1,44 +1,44 @@
-"""One tick: claim due posts, publish each through its platform, record the outcome.
+"""One tick's policy: claim due posts, publish each through its platform, record the outcome.
 
-No APScheduler here: the clock, the store and the publishers come in as arguments,
-so tests drive ticks directly. Publishing happens outside any transaction; each
-outcome and its event are written together in one short transaction.
+No SQL and no APScheduler here: the store, the publishers and the clock come in as
+arguments, so tests drive ticks directly. What this module decides is what an answer
+from a platform means: published, retry later (backoff with jitter, up to the attempts
+allowed), deferred to a rate limit's reset, failed, or missed (too late to send).
+Publishing happens outside any transaction; each outcome and its event are committed by
+the store in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TypeVar
-
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
 
 from scheduler.clock import utcnow
-from scheduler.platforms.base import (
-    OutgoingPost,
-    Permanent,
-    Publisher,
-    RateLimited,
-    RemoteRef,
-    ReplyTarget,
-    Transient,
+from scheduler.errors import DatabaseUnavailable
+from scheduler.model import (
+    Clock,
+    Deferred,
+    Failed,
+    Job,
+    Missed,
+    Outcome,
+    Platform,
+    Published,
+    RetryLater,
 )
-from scheduler.store import lifecycle
-from scheduler.store.claim import claim_due
-from scheduler.store.db import DatabaseUnavailable, Store
-from scheduler.store.models import Post, Status
+from scheduler.platforms.base import Permanent, Publisher, RateLimited, Transient
+
+if TYPE_CHECKING:
+    from scheduler.store import Store
 
 log = logging.getLogger("campaign.dispatch")
-
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 
@@ -64,17 +64,19 @@ class TickResult:
     released: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: TickResult) -> None:
+        for name in ("claimed", "published", "retried", "rate_limited", "failed", "released"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
-@dataclass(frozen=True)
-class _Job:
-    """A claimed post as plain data, so no ORM object crosses the publish call."""
-
-    post_id: int
-    platform: str
-    account: str
-    outgoing: OutgoingPost
-    reply_to: ReplyTarget | None
-    due: datetime
+    def count(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Published):
+            self.published += 1
+        elif isinstance(outcome, RetryLater):
+            self.retried += 1
+        elif isinstance(outcome, Deferred):
+            self.rate_limited += 1
+        else:
+            self.failed += 1
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -83,49 +85,11 @@ def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def _ref(post: Post) -> RemoteRef:
-    return RemoteRef(
-        id=post.remote_id, url=post.remote_url, uri=post.remote_uri, cid=post.remote_cid
-    )
-
-
-def _jobs(session: Session, claimed: list[Post]) -> list[_Job]:
-    wanted = {p.parent_id for p in claimed if p.parent_id} | {
-        p.root_id for p in claimed if p.parent_id and p.root_id
-    }
-    related = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(wanted)))}
-    jobs = []
-    for post in claimed:
-        reply_to = None
-        if post.parent_id is not None and post.root_id is not None:
-            reply_to = ReplyTarget(
-                root=_ref(related[post.root_id]), parent=_ref(related[post.parent_id])
-            )
-        jobs.append(
-            _Job(
-                post_id=post.id,
-                platform=post.platform,
-                account=post.account,
-                outgoing=OutgoingPost(
-                    post_id=post.id,
-                    platform=post.platform,
-                    text=post.text,
-                    idempotency_key=post.idempotency_key,
-                    attempt=post.attempts + 1,
-                    ambiguous=post.ambiguous,
-                ),
-                reply_to=reply_to,
-                due=post.next_attempt_at,
-            )
-        )
-    return jobs
-
-
 class Dispatcher:
     def __init__(
         self,
         store: Store,
-        publishers: Mapping[str, Publisher],
+        publishers: Mapping[Platform, Publisher],
         worker_id: str,
         settings: DispatchSettings | None = None,
         clock: Clock = utcnow,
@@ -139,171 +103,170 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stopping = stopping or threading.Event()
-        self._recorder: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
 
     def tick(self) -> TickResult:
         """Claim and publish until nothing is claimable now (or a stop is requested)."""
         result = TickResult()
         while not self.stopping.is_set():
-            jobs = self._claim()
-            if not jobs:
-                break
-            result.claimed += len(jobs)
-            self._run_batch(jobs, result)
-        return result
-
-    def _claim(self) -> list[_Job]:
-        now = self.clock()
-        with self.store.write() as session:
-            claimed = claim_due(
-                session,
+            jobs = self.store.claim(
                 self.worker_id,
-                now,
+                self.clock(),
                 self.settings.lease,
                 self.settings.batch_size,
                 list(self.publishers),
             )
-            return _jobs(session, claimed)
-
-    def _run_batch(self, jobs: list[_Job], result: TickResult) -> None:
-        """Publish a claimed batch in order. Outcomes are committed by one background
-        thread, in order, while the next post is being published: recording one costs
-        about as much as a publish to a fast server. The batch ends only when every
-        outcome is committed, so the next claim sees them all."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="campaign-record") as pool:
-            self._recorder = pool
+            if not jobs:
+                break
+            result.claimed += len(jobs)
+            recorder = Recorder(self.store, self.worker_id, self.clock, self.settings, result)
             try:
-                self._publish_batch(jobs, result)
+                self._publish_batch(jobs, recorder)
             finally:
-                self._recorder = None
-                pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()  # a record that failed for good fails the tick
+                recorder.close()  # every outcome committed before the next claim sees them
+        return result
 
-    def _publish_batch(self, jobs: list[_Job], result: TickResult) -> None:
-        limited: dict[tuple[str, str], RateLimited] = {}
+    def _publish_batch(self, jobs: list[Job], recorder: Recorder) -> None:
+        """Publish a claimed batch in order; `recorder` commits each outcome meanwhile."""
+        limited: dict[tuple[Platform, str], Deferred] = {}
         for index, job in enumerate(jobs):
             if self.stopping.is_set():
-                self._release(jobs[index:], "the daemon is stopping", result)
+                recorder.release(jobs[index:], "the daemon is stopping")
                 return
             account = (job.platform, job.account)
             if account in limited:
                 # The account is rate-limited: do not knock again before the reset.
-                self._record(job, limited[account], result)
+                recorder.submit(job, limited[account])
                 continue
-            now = self.clock()
-            late = now - job.due
-            if late > self.settings.catch_up and not job.outgoing.ambiguous:
-                hours = late.total_seconds() / 3600
-                self._record(job, f"missed: {hours:.1f} h late", result)
-                continue
-            outcome: RemoteRef | Exception
-            try:
-                outcome = self.publishers[job.platform].publish(job.outgoing, job.reply_to)
-            except (Transient, RateLimited, Permanent) as exc:
-                outcome = exc
-            except Exception as exc:  # an SDK surprise: it may or may not have gone out
-                log.exception("unexpected error publishing post %s", job.post_id)
-                outcome = Transient(
-                    f"unexpected error: {type(exc).__name__}: {exc}", ambiguous=True
-                )
-            if isinstance(outcome, RateLimited):
+            outcome = self._missed(job) or self._publish(job)
+            if isinstance(outcome, Deferred):
                 limited[account] = outcome
-            self._record(job, outcome, result)
+            recorder.submit(job, outcome)
 
-    def _record(
+    def _missed(self, job: Job) -> Missed | None:
+        """Too late to send, unless an earlier attempt may have gone out (then look)."""
+        late = self.clock() - job.due
+        if late <= self.settings.catch_up or job.post.ambiguous:
+            return None
+        return Missed(f"missed: {late.total_seconds() / 3600:.1f} h late")
+
+    def _publish(self, job: Job) -> Outcome:
+        """What the platform's answer means for this post."""
+        try:
+            ref = self.publishers[job.platform].publish(job.post, job.reply_to)
+        except RateLimited as exc:
+            return Deferred(str(exc), exc.reset_at)
+        except Permanent as exc:
+            return Failed(str(exc))
+        except Transient as exc:
+            return self._retry_or_give_up(job, str(exc), exc.ambiguous)
+        except Exception as exc:  # an SDK surprise: it may or may not have gone out
+            log.exception("unexpected error publishing post %s", job.post_id)
+            return self._retry_or_give_up(
+                job, f"unexpected error: {type(exc).__name__}: {exc}", ambiguous=True
+            )
+        return Published(ref)
+
+    def _retry_or_give_up(self, job: Job, reason: str, ambiguous: bool) -> Outcome:
+        attempt = job.post.attempt
+        if attempt >= self.settings.max_attempts:
+            return Failed(f"{reason} (gave up after {attempt} attempts)", ambiguous=ambiguous)
+        delay = backoff_seconds(
+            attempt, self.settings.backoff_base, self.settings.backoff_cap, self.rng
+        )
+        return RetryLater(reason, self.clock() + timedelta(seconds=delay), ambiguous=ambiguous)
+
+
+_DONE = object()
+
+
+class Recorder:
+    """Commits a batch's outcomes in order on one background thread while the next post
+    is being published, several in one transaction when they have queued up (a group
+    commit). The simple version records each outcome in its own transaction before the
+    next publish; against a fast platform the commits then cost as much as the publishes.
+
+    A record that fails for good (the database away beyond `record_patience`) is raised
+    by close(); the posts it concerned keep their lease, so they are checked again."""
+
+    # Outcomes committed together at most: keeps one transaction short.
+    GROUP = 50
+
+    def __init__(
         self,
-        job: _Job,
-        outcome: RemoteRef | Exception | str,
+        store: Store,
+        worker: str,
+        clock: Clock,
+        settings: DispatchSettings,
         result: TickResult,
     ) -> None:
-        """Record what happened to a claimed post: published (a RemoteRef), an error
-        kind, or, as a string, why it was too late to send."""
+        self._store = store
+        self._worker = worker
+        self._clock = clock
+        self._settings = settings
+        self._result = result
+        self._queue: queue.SimpleQueue[tuple[Job, Outcome] | object] = queue.SimpleQueue()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="campaign-record", daemon=True)
+        self._thread.start()
 
-        def write(session: Session) -> str | None:
-            now = self.clock()
-            worker = self.worker_id
-            if isinstance(outcome, RemoteRef) and lifecycle.record_published_fast(
-                session, job.post_id, outcome, worker, now
-            ):
-                return "published"
-            post = session.get(Post, job.post_id, populate_existing=True)
-            if post is None:
-                return None
-            if isinstance(outcome, str):  # a missed post: the reason
-                lifecycle.mark_failed(session, post, outcome, worker, now)
-                return "failed"
-            if isinstance(outcome, RemoteRef):
-                lifecycle.mark_published(session, post, outcome, worker, now)
-                return "published"
-            if isinstance(outcome, RateLimited):
-                changed = lifecycle.defer_rate_limited(
-                    session, post, str(outcome), outcome.reset_at, worker, now
-                )
-                return "rate_limited" if changed else None
-            if isinstance(outcome, Permanent):
-                changed = lifecycle.fail_permanent(session, post, str(outcome), worker, now)
-                return "failed" if changed else None
-            if isinstance(outcome, Transient):
-                delay = backoff_seconds(
-                    post.attempts + 1,
-                    self.settings.backoff_base,
-                    self.settings.backoff_cap,
-                    self.rng,
-                )
-                if lifecycle.schedule_retry(
-                    session,
-                    post,
-                    str(outcome),
-                    now + timedelta(seconds=delay),
-                    outcome.ambiguous,
-                    self.settings.max_attempts,
-                    worker,
-                    now,
-                ):
-                    # Attempts used up: schedule_retry failed the post instead.
-                    return "failed" if post.status == Status.FAILED.value else "retried"
-            return None
+    def submit(self, job: Job, outcome: Outcome) -> None:
+        self._queue.put((job, outcome))
 
-        self._write_in_order(write, result)
+    def release(self, jobs: Sequence[Job], reason: str) -> None:
+        """Hand the rest of the batch back, after the outcomes before it are committed."""
+        self._drain()
+        self._result.released += self._with_patience(
+            lambda: self._store.release(jobs, reason, self._worker, self._clock())
+        )
 
-    def _release(self, jobs: list[_Job], reason: str, result: TickResult) -> None:
-        def write(session: Session) -> str | None:
-            posts = list(
-                session.scalars(select(Post).where(Post.id.in_([j.post_id for j in jobs])))
+    def close(self) -> None:
+        self._drain()
+        self._queue.put(_DONE)
+        self._thread.join()
+
+    def _drain(self) -> None:
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _run(self) -> None:
+        finished = False
+        while not finished:
+            items = [self._queue.get()]
+            while len(items) < self.GROUP and not self._queue.empty():
+                items.append(self._queue.get())
+            group = [item for item in items if isinstance(item, tuple)]
+            if group and self._failure is None:
+                self._commit(group)
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()  # everything submitted before it is committed
+                finished = finished or item is _DONE
+
+    def _commit(self, group: list[tuple[Job, Outcome]]) -> None:
+        try:
+            written = self._with_patience(
+                lambda: self._store.record_all(group, self._worker, self._clock())
             )
-            lifecycle.release(session, posts, reason, self.worker_id, self.clock())
-            result.released += len(posts)
-            return None
+        except BaseException as exc:
+            self._failure = exc
+            return
+        for (_, outcome), changed in zip(group, written, strict=True):
+            if changed:
+                self._result.count(outcome)
 
-        self._write_in_order(write, result)
-
-    def _write_in_order(self, write: Callable[[Session], str | None], result: TickResult) -> None:
-        """Commit `write` (on the batch's recorder thread when there is one, after the
-        writes queued before it) and count its outcome once committed."""
-
-        def commit_and_count() -> None:
-            counter = self._with_patience(write)
-            if counter is not None:
-                setattr(result, counter, getattr(result, counter) + 1)
-
-        if self._recorder is None:
-            commit_and_count()
-        else:
-            self._pending.append(self._recorder.submit(commit_and_count))
-
-    def _with_patience(self, write: Callable[[Session], str | None]) -> str | None:
-        """Write in one transaction, retrying while the database is locked or away:
-        the platform already acted, so giving up early would turn a fact into a guess."""
-        deadline = time.monotonic() + self.settings.record_patience
+    def _with_patience(self, write: Callable[[], T]) -> T:
+        """Write, retrying while the database is locked or away: the platform already
+        acted, so giving up early would turn a fact into a guess."""
+        deadline = time.monotonic() + self._settings.record_patience
         pause = 0.2
         while True:
             try:
-                with self.store.write() as session:
-                    outcome = write(session)
-                return outcome
-            except (DatabaseUnavailable, OperationalError) as exc:
+                return write()
+            except DatabaseUnavailable as exc:
                 if time.monotonic() >= deadline:
                     raise
                 log.warning("database unavailable while recording (%s); retrying", exc)

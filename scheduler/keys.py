@@ -1,4 +1,6 @@
-"""atproto TIDs: the record keys we choose for Bluesky posts before the first attempt.
+"""Idempotency keys, chosen when a post is queued and kept across every attempt.
+
+Bluesky's key is an atproto TID, the record key we create the post under.
 
 A TID is a 64-bit integer (top bit 0, then 53 bits of microseconds since the Unix epoch,
 then a 10-bit clock id) written as 13 characters of base32-sortable, so keys sort by time.
@@ -14,6 +16,8 @@ import secrets
 import threading
 import time
 import uuid
+
+from posts.platform import Platform
 
 _ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # The top bit is always 0, so the first character only takes the first 16 symbols.
@@ -71,8 +75,8 @@ def tid_timestamp(value: str) -> int:
     return n >> 10
 
 
-def new_idempotency_key(platform: str) -> str:
+def new_idempotency_key(platform: Platform) -> str:
     """The key a post keeps across attempts, chosen when it is queued. Bluesky: the
     record key, so a retry can ask the PDS for the record it may already have made.
     X has no idempotency key; a random one still names the post in the log."""
-    return new_tid() if platform == "bluesky" else uuid.uuid4().hex
+    return new_tid() if platform == Platform.BLUESKY else uuid.uuid4().hex

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scheduler.errors import BadInput
+
 __all__ = [
     "Duration",
     "PlanError",
@@ -47,8 +49,8 @@ _WHEN_HINT = "use ISO 8601 (2027-03-14T09:00), now, or +30m/+2h/+1d"
 _DURATION_HINT = "use a positive amount such as 90s, 30m, 2h, 1d, 1h30m or 1w"
 
 
-class PlanError(ValueError):
-    """Bad user input; str(e) is one sentence fit for stderr."""
+class PlanError(BadInput):
+    """A time, duration, zone or schedule the user gave is wrong; one sentence."""
 
 
 # --- zones -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 from pgserver import pg_problem, temporary_database
@@ -86,6 +87,30 @@ def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
         engine.dispose()
 
 
+def stored_posts(url: str, post_id: int | None = None) -> list[dict[str, Any]]:
+    """Every column of the posts (or one) as the store wrote them (times aware, status a
+    Status), for tests that check what no listing shows: leases, keys, thread links and
+    remote refs. Read-only, through the store's table definitions."""
+    from sqlalchemy import create_engine, select
+
+    from scheduler.store.models import Post
+
+    query = select(Post.__table__).order_by(Post.id)
+    if post_id is not None:
+        query = query.where(Post.id == post_id)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def stored_post(url: str, post_id: int) -> dict[str, Any]:
+    [row] = stored_posts(url, post_id)
+    return row
+
+
 def _require_pg() -> None:
     problem = _pg_available()
     if problem is not None:
@@ -114,7 +139,7 @@ def shared_pg_url() -> Iterator[str]:
     """One migrated PostgreSQL database per test module; `reused_db_url` empties it per
     test. Creating and dropping a database costs over a second, emptying the tables
     milliseconds; tests of migrations and first use still get a fresh one (`db_url`)."""
-    from scheduler.store.db import open_store
+    from scheduler.store import open_store
 
     with fresh_pg_database() as url:
         open_store(url).close()  # migrate once
@@ -152,8 +177,12 @@ class CliResult:
     stderr: str
 
 
+class Cli(Protocol):
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> CliResult: ...
+
+
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> object:
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run `campaign ARGS...` in-process: cli(*args, env={...}) -> CliResult."""
     from scheduler.cli.app import main
 

@@ -1,9 +1,9 @@
 """Helpers for tests that run real `campaign run` daemons against the loopback fakes.
 
 The daemons are subprocesses of the real CLI; the fakes (FakeX, FakePDS) run in the test
-process; the posts are queued straight into the database with the store's own
-`queue_campaign`, so thousands go in in one transaction. Afterwards `check_exactly_once`
-compares what the fakes received with what the database says.
+process; the posts are queued straight into the database with the store's own `queue`,
+so thousands go in a few transactions. Afterwards `check_exactly_once` compares what the
+fakes received with what the database says.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+from conftest import stored_posts
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-from sqlalchemy import func, select
+from plans import queue
 
-from scheduler.store.db import Store
-from scheduler.store.models import Post, Status, Worker
-from scheduler.store.queueing import PlannedPost, queue_campaign
+from scheduler.model import PENDING, PlannedPost, Platform, Status
+from scheduler.store import Store
 
 X_SECRET = "x-consumer-secret-harness"
 X_TOKEN_SECRET = "x-token-secret-harness"
@@ -130,11 +131,8 @@ def wait_for_workers(store: Store, n: int, started: list[Daemon], timeout: float
             code = daemon.proc.poll()
             if code is not None:
                 raise AssertionError(f"a daemon exited with {code}:\n{daemon.stderr()[-3000:]}")
-        with store.read() as session:
-            live = session.scalar(
-                select(func.count()).select_from(Worker).where(Worker.stopped_at.is_(None))
-            )
-        if (live or 0) >= n:
+        live = sum(1 for w in store.overview(datetime.now(UTC)).workers if w.stopped_at is None)
+        if live >= n:
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"only {live} of {n} daemons started within {timeout:.0f} s")
@@ -142,15 +140,8 @@ def wait_for_workers(store: Store, n: int, started: list[Daemon], timeout: float
 
 
 def pending(store: Store) -> int:
-    with store.read() as session:
-        return (
-            session.scalar(
-                select(func.count()).where(
-                    Post.status.in_([Status.QUEUED.value, Status.PUBLISHING.value])
-                )
-            )
-            or 0
-        )
+    counts = store.overview(datetime.now(UTC)).counts
+    return sum(counts.get(status, 0) for status in PENDING)
 
 
 def wait_drained(
@@ -212,8 +203,7 @@ def queue_load(
         text = f"Scale run {run} campaign {c} {platform} part {seq} (post {i}) #Artsakh #Armenia"
         plans[c].append(
             PlannedPost(
-                platform=platform,
-                account="default",
+                platform=Platform(platform),
                 seq=seq,
                 text=text,
                 scheduled_at=start + step * i,
@@ -222,20 +212,10 @@ def queue_load(
         )
         load.texts[platform].append(text)
     now = datetime.now(UTC)
-    with store.write() as session:
-        for c, planned in plans.items():
-            name = f"scale-{run}-{c}" + ("-thread" if c % thread_every == 0 else "-standalone")
-            load.campaigns.append(name)
-            queue_campaign(
-                session,
-                name,
-                "harness",
-                "0" * 64,
-                "#Artsakh #Armenia",
-                planned,
-                append=False,
-                now=now,
-            )
+    for c, posts in plans.items():
+        name = f"scale-{run}-{c}" + ("-thread" if c % thread_every == 0 else "-standalone")
+        load.campaigns.append(name)
+        queue(store, posts, name, now=now, hashtags="#Artsakh #Armenia")
     return load
 
 
@@ -279,12 +259,11 @@ def check_exactly_once(store: Store, fx: FakeX, pds: FakePDS, load: Load) -> Out
                 unexpected += count
         lost += len(wanted - set(seen[platform]))
 
-    with store.read() as session:
-        posts = list(session.scalars(select(Post).order_by(Post.id)))
+    posts = [SimpleNamespace(**row) for row in stored_posts(store.url)]
     by_id = {p.id: p for p in posts}
-    statuses = Counter(p.status for p in posts)
-    not_published = {s: n for s, n in statuses.items() if s != Status.PUBLISHED.value}
-    without_id = sum(1 for p in posts if p.status == Status.PUBLISHED.value and not p.remote_id)
+    statuses = Counter(str(p.status) for p in posts)
+    not_published = {s: n for s, n in statuses.items() if s != Status.PUBLISHED}
+    without_id = sum(1 for p in posts if p.status == Status.PUBLISHED and not p.remote_id)
 
     # Thread order: each reply was created after its parent and points at it.
     tweet_by_id = {t.id: t for t in tweets}
@@ -330,7 +309,7 @@ def check_exactly_once(store: Store, fx: FakeX, pds: FakePDS, load: Load) -> Out
         duplicates=duplicates,
         lost=lost,
         unexpected=unexpected,
-        db_published=statuses.get(Status.PUBLISHED.value, 0),
+        db_published=statuses.get(Status.PUBLISHED, 0),
         db_without_id=without_id,
         db_not_published=not_published,
         thread_replies=replies,

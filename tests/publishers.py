@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from scheduler.platforms.base import OutgoingPost, RemoteRef, ReplyTarget
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Call:
 
 class FakePlatformPublisher:
     def __init__(self, platform: str) -> None:
-        self.platform = platform
+        self.platform = Platform(platform)
         self.calls: list[Call] = []
         # idempotency key -> remote id of the one live copy; `copies` counts every
         # post that became live, so a double post shows up as two entries.

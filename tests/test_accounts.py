@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from conftest import Cli
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 
@@ -24,7 +23,7 @@ def _env(fx: FakeX, pds: FakePDS, password: str) -> dict[str, str]:
     }
 
 
-def test_check_names_both_accounts_without_posting(cli: Any) -> None:
+def test_check_names_both_accounts_without_posting(cli: Cli) -> None:
     with FakeX() as fx, FakePDS(password=PASSWORD) as pds:
         result = cli("accounts", "check", env=_env(fx, pds, PASSWORD))
         assert result.code == 0, result.stderr
@@ -35,7 +34,7 @@ def test_check_names_both_accounts_without_posting(cli: Any) -> None:
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_check_says_what_is_wrong(cli: Any) -> None:
+def test_check_says_what_is_wrong(cli: Cli) -> None:
     with FakeX() as fx, FakePDS(password=PASSWORD) as pds:
         fx.unauthorized(True)
         result = cli("accounts", "check", env=_env(fx, pds, "wrong-password-xyz"))
@@ -46,7 +45,7 @@ def test_check_says_what_is_wrong(cli: Any) -> None:
     assert X_SECRET not in result.stdout + result.stderr
 
 
-def test_check_names_missing_variables(cli: Any) -> None:
+def test_check_names_missing_variables(cli: Cli) -> None:
     result = cli("accounts", "check", "--platform", "bluesky")
     assert result.code == 1
     assert "BLUESKY_HANDLE" in result.stderr and "BLUESKY_APP_PASSWORD" in result.stderr

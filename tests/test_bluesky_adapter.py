@@ -10,6 +10,7 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.pds import (
@@ -23,16 +24,11 @@ from fakes.pds import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.platforms.base import (
-    OutgoingPost,
-    Permanent,
-    RateLimited,
-    RemoteRef,
-    ReplyTarget,
-    Transient,
-)
+from scheduler.config import BlueskyCredentials
+from scheduler.keys import is_tid, new_tid, tid_from, tid_timestamp
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.platforms.base import Permanent, RateLimited, Transient
 from scheduler.platforms.bluesky import BlueskyPublisher, build_facets
-from scheduler.platforms.tid import is_tid, new_tid, tid_from, tid_timestamp
 
 HANDLE = "campaign.test"
 PASSWORD = "app-pass-1234"
@@ -60,16 +56,12 @@ def session_file(tmp_path: Path) -> Path:
 def make(pds: FakePDS, session_file: Path) -> Iterator[MakePublisher]:
     made: list[BlueskyPublisher] = []
 
-    def factory(**overrides: object) -> BlueskyPublisher:
-        kwargs: dict[str, object] = {
-            "handle": HANDLE,
-            "app_password": PASSWORD,
-            "pds_url": pds.base_url,
-            "session_path": session_file,
-            "timeout": 1.0,
-            **overrides,
-        }
-        publisher = BlueskyPublisher(**kwargs)  # type: ignore[arg-type]
+    def factory(
+        app_password: str = PASSWORD, pds_url: str | None = None, **overrides: Any
+    ) -> BlueskyPublisher:
+        credentials = BlueskyCredentials(HANDLE, app_password, pds_url or pds.base_url)
+        kwargs: dict[str, Any] = {"session_path": session_file, "timeout": 1.0, **overrides}
+        publisher = BlueskyPublisher(credentials, **kwargs)
         made.append(publisher)
         return publisher
 
@@ -81,7 +73,7 @@ def make(pds: FakePDS, session_file: Path) -> Iterator[MakePublisher]:
 def outgoing(text: str = "Hello from the campaign", **kw: object) -> OutgoingPost:
     fields: dict[str, object] = {
         "post_id": 1,
-        "platform": "bluesky",
+        "platform": Platform.BLUESKY,
         "text": text,
         "idempotency_key": new_tid(),
         **kw,

@@ -14,14 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXAMPLE, TABLES, CliResult, snapshot
+from conftest import EXAMPLE, TABLES, Cli, CliResult, snapshot
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from scheduler.model import Failed, Platform
 from scheduler.plan import format_local
-from scheduler.store import lifecycle, queries
-from scheduler.store.claim import claim_due
-from scheduler.store.db import open_store
+from scheduler.store import open_store
 
 POST_KEYS = {"id", "platform", "seq", "scheduled_at", "text"}
 LIST_KEYS = {
@@ -55,7 +54,7 @@ def parse_z(value: str) -> datetime:
 class Campaign:
     """`campaign ARGS` against one database, plus a look at every row in it."""
 
-    def __init__(self, cli: Any, url: str) -> None:
+    def __init__(self, cli: Cli, url: str) -> None:
         self.cli = cli
         self.url = url
 
@@ -79,12 +78,12 @@ class Campaign:
 
 
 @pytest.fixture
-def campaign(cli: Any, reused_db_url: str) -> Campaign:
+def campaign(cli: Cli, reused_db_url: str) -> Campaign:
     return Campaign(cli, reused_db_url)
 
 
 @pytest.fixture
-def on_sqlite(cli: Any, sqlite_url: str) -> Campaign:
+def on_sqlite(cli: Cli, sqlite_url: str) -> Campaign:
     return Campaign(cli, sqlite_url)
 
 
@@ -379,20 +378,15 @@ def test_list_warns_about_overdue_posts_without_a_daemon(campaign: Campaign) -> 
     result = campaign("list")
     assert result.code == 0
     assert "no daemon has ever run" in result.stderr
-    assert "1 posts are overdue" in result.stderr
+    assert "1 post is overdue" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert str(out["posts"][0]["id"]) in result.stdout
 
-    store = open_store(campaign.url)
-    try:
-        with store.write() as session:
-            queries.heartbeat(session, "daemon-1", datetime.now(UTC) - timedelta(minutes=30))
+    with open_store(campaign.url) as store:
+        store.heartbeat("daemon-1", datetime.now(UTC) - timedelta(minutes=30))
         stale = campaign("list")
         assert "no daemon has been seen for 30 min" in stale.stderr
-        with store.write() as session:
-            queries.heartbeat(session, "daemon-1", datetime.now(UTC))
-    finally:
-        store.close()
+        store.heartbeat("daemon-1", datetime.now(UTC))
     fresh = campaign("list")
     assert fresh.code == 0
     assert fresh.stderr == ""
@@ -431,16 +425,11 @@ def test_cancel_a_whole_campaign(campaign: Campaign) -> None:
 
 def fail_first_post(url: str) -> int:
     """Play the daemon's part: claim the first due post and fail it permanently."""
-    store = open_store(url)
-    try:
-        with store.write() as session:
-            [post] = claim_due(
-                session, "w1", datetime.now(UTC), timedelta(minutes=2), 1, ["x", "bluesky"]
-            )
-            assert lifecycle.fail_permanent(session, post, "403 forbidden", "w1", post.updated_at)
-            return post.id
-    finally:
-        store.close()
+    now = datetime.now(UTC)
+    with open_store(url) as store:
+        [job] = store.claim("w1", now, timedelta(minutes=2), 1, list(Platform))
+        assert store.record(job, Failed("403 forbidden"), "w1", now)
+        return job.post_id
 
 
 def test_retry_failed_and_held_posts(campaign: Campaign) -> None:
@@ -530,7 +519,7 @@ def test_log_formats_and_filters(campaign: Campaign) -> None:
 # --- status -----------------------------------------------------------------------------------
 
 
-def test_status_never_shows_the_password(cli: Any, pg_url: str) -> None:
+def test_status_never_shows_the_password(cli: Cli, pg_url: str) -> None:
     url = make_url(pg_url).set(password="s3cret-pw").render_as_string(hide_password=False)
     assert "s3cret-pw" in url
     campaign = Campaign(cli, url)
@@ -628,7 +617,7 @@ def test_bad_input_is_one_line_exit_code_and_no_change(campaign: Campaign, tmp_p
         ["queue", str(EXAMPLE), "-p", "x", "--start", "+1h", "--every", "1h"],
     ],
 )
-def test_unreachable_database_is_a_runtime_error(cli: Any, args: list[str]) -> None:
+def test_unreachable_database_is_a_runtime_error(cli: Cli, args: list[str]) -> None:
     url = "postgresql+psycopg://postgres:pw123@127.0.0.1:1/x"
     result: CliResult = cli(*args, env={"CAMPAIGN_DATABASE_URL": url})
     assert_one_line_error(result, 1)
@@ -636,7 +625,7 @@ def test_unreachable_database_is_a_runtime_error(cli: Any, args: list[str]) -> N
     assert "pw123" not in result.stderr + result.stdout
 
 
-def test_invalid_database_url_is_bad_input(cli: Any) -> None:
+def test_invalid_database_url_is_bad_input(cli: Cli) -> None:
     result: CliResult = cli("list", env={"CAMPAIGN_DATABASE_URL": "nosuchdb://whatever"})
     assert_one_line_error(result, 2)
     assert "database URL" in result.stderr

@@ -6,13 +6,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import EXAMPLE, run_campaign
+from conftest import EXAMPLE, Cli, run_campaign
 
 
-def test_split_json_on_the_op_ed(cli: Any) -> None:
+def test_split_json_on_the_op_ed(cli: Cli) -> None:
     result = cli(
         "split", str(EXAMPLE), "--platform", "x", "--tag", "Artsakh", "-t", "#Armenia", "--json"
     )
@@ -28,7 +27,7 @@ def test_split_json_on_the_op_ed(cli: Any) -> None:
     assert "truncated" in result.stderr
 
 
-def test_tags_default_to_the_setting(cli: Any) -> None:
+def test_tags_default_to_the_setting(cli: Cli) -> None:
     result = cli(
         "split",
         str(EXAMPLE),
@@ -41,20 +40,20 @@ def test_tags_default_to_the_setting(cli: Any) -> None:
     assert all("#Artsakh" in p["text"] for p in json.loads(result.stdout))
 
 
-def test_split_table(cli: Any) -> None:
+def test_split_table(cli: Cli) -> None:
     result = cli("split", str(EXAMPLE), "--platform", "bluesky", "--tag", "Artsakh")
     assert result.code == 0
     assert "posts for bluesky" in result.stdout
     assert "/300" in result.stdout
 
 
-def test_split_writes_nothing(cli: Any, tmp_path: Path) -> None:
+def test_split_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     before = sorted(p.name for p in tmp_path.rglob("*"))
     assert cli("split", str(EXAMPLE), "--platform", "x", "--json").code == 0
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def _bad(cli: Any, *args: str) -> str:
+def _bad(cli: Cli, *args: str) -> str:
     result = cli(*args)
     assert result.code == 2, (result.code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
@@ -63,27 +62,27 @@ def _bad(cli: Any, *args: str) -> str:
     return lines[0]
 
 
-def test_missing_file(cli: Any) -> None:
+def test_missing_file(cli: Cli) -> None:
     assert "not found" in _bad(cli, "split", "nope.txt", "--platform", "x")
 
 
-def test_directory(cli: Any, tmp_path: Path) -> None:
+def test_directory(cli: Cli, tmp_path: Path) -> None:
     assert "directory" in _bad(cli, "split", str(tmp_path), "--platform", "x")
 
 
-def test_empty_and_blank(cli: Any, tmp_path: Path) -> None:
+def test_empty_and_blank(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "blank.txt").write_text("  \n\n\t \n")
     assert "empty" in _bad(cli, "split", str(tmp_path / "empty.txt"), "--platform", "x")
     _bad(cli, "split", str(tmp_path / "blank.txt"), "--platform", "x")
 
 
-def test_binary(cli: Any, tmp_path: Path) -> None:
+def test_binary(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "image.txt").write_bytes(bytes(range(256)) * 20)
     assert "binary" in _bad(cli, "split", str(tmp_path / "image.txt"), "--platform", "x")
 
 
-def test_too_big(cli: Any, tmp_path: Path) -> None:
+def test_too_big(cli: Cli, tmp_path: Path) -> None:
     big = tmp_path / "big.txt"
     big.write_text("Word. " * 2000)
     result = cli("split", str(big), "--platform", "x", env={"CAMPAIGN_MAX_ARTICLE_BYTES": "1000"})
@@ -91,7 +90,7 @@ def test_too_big(cli: Any, tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_undecodable_bytes_are_detected_with_a_warning(cli: Any, tmp_path: Path) -> None:
+def test_undecodable_bytes_are_detected_with_a_warning(cli: Cli, tmp_path: Path) -> None:
     latin = tmp_path / "latin.txt"
     latin.write_bytes(
         "Café au lait est très bon. Le garçon arrive à l'heure.\n".encode("cp1252") * 5
@@ -102,21 +101,21 @@ def test_undecodable_bytes_are_detected_with_a_warning(cli: Any, tmp_path: Path)
     assert "warning" in result.stderr
 
 
-def test_unknown_platform(cli: Any) -> None:
+def test_unknown_platform(cli: Cli) -> None:
     assert "platform" in _bad(cli, "split", str(EXAMPLE), "--platform", "myspace")
 
 
-def test_invalid_tag(cli: Any) -> None:
+def test_invalid_tag(cli: Cli) -> None:
     assert "invalid tag" in _bad(
         cli, "split", str(EXAMPLE), "--platform", "x", "--tag", "two words"
     )
 
 
-def test_invalid_tags_on(cli: Any) -> None:
+def test_invalid_tags_on(cli: Cli) -> None:
     _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--tags-on", "middle")
 
 
-def test_invalid_link(cli: Any) -> None:
+def test_invalid_link(cli: Cli) -> None:
     _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--link", "not a link")
 
 
@@ -149,6 +148,6 @@ def test_help_does_not_import_the_sdks_or_sqlalchemy(tmp_path: Path) -> None:
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
-def test_usage_errors_are_one_line(cli: Any) -> None:
+def test_usage_errors_are_one_line(cli: Cli) -> None:
     assert "article" in _bad(cli, "split", "--platform", "x").lower()
     assert "--bogus" in _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--bogus")

@@ -25,10 +25,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
 
-from conftest import run_campaign
+from conftest import Cli, run_campaign
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from harness import BSKY_PASSWORD, fake_settings
@@ -71,7 +71,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.02) 
     return condition()
 
 
-def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: Path) -> None:
+def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Cli, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     article = tmp_path / "long-op-ed.txt"
     write_article(article, rng)
@@ -118,6 +118,12 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
         def total_stored() -> int:
             return len(fx.tweets) + len(pds.records)
 
+        def stored_more_than(before: int) -> bool:
+            return total_stored() > before or total_stored() >= len(posts)
+
+        def platform_stored_more_than(platform: str, before: int) -> bool:
+            return len(stored(platform)) > before
+
         runs = 0
 
         def start(*extra: str) -> subprocess.Popen[bytes]:
@@ -145,7 +151,7 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
                 proc = start()
                 before = total_stored()
                 # Let it get going (import, claim, publish), then pick the moment.
-                wait_for(lambda b=before: total_stored() > b or total_stored() >= len(posts), 20)
+                wait_for(partial(stored_more_than, before), 20)
                 aim = STALL_KILLS.get(kill)
                 if aim is not None:
                     # Stall on the aimed platform if it still has posts to send.
@@ -155,7 +161,7 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
                 if aim is not None:
                     n0 = len(stored(aim))
                     delay_next(aim, STALL_SECONDS)
-                    if wait_for(lambda a=aim, n=n0: len(stored(a)) > n, timeout=20):
+                    if wait_for(partial(platform_stored_more_than, aim, n0), timeout=20):
                         time.sleep(rng.uniform(0.05, 0.5))  # inside the stall
                         assert proc.poll() is None, "the daemon exited by itself"
                         stalled[stored(aim)[n0]] = aim
@@ -200,12 +206,12 @@ def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Any, tmp_path: P
         b_chain = [records[t] for t in expected["bluesky"] if t in records]
         root = b_chain[0]
         assert "reply" not in root.value
-        for previous, record in itertools.pairwise(b_chain):
+        for earlier, record in itertools.pairwise(b_chain):
             reply = record.value["reply"]
             assert (reply["root"]["uri"], reply["root"]["cid"]) == (root.uri, root.cid)
             assert (reply["parent"]["uri"], reply["parent"]["cid"]) == (
-                previous.uri,
-                previous.cid,
+                earlier.uri,
+                earlier.cid,
             ), f"Bluesky thread broken at {record.value['text']!r}"
 
         # -- in the database: all published, with the ids the platforms gave ------------

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CAMPAIGN, run_campaign
+from conftest import CAMPAIGN, Cli, run_campaign
 
 DRY_RUN_LINE = re.compile(r"^\[dry-run (x|bluesky)\] post (\d+)", re.MULTILINE)
 
@@ -40,7 +40,7 @@ def article(tmp_path: Path) -> Path:
     return path
 
 
-def queue(cli: Any, db: dict[str, str], article: Path, *args: str) -> list[dict[str, Any]]:
+def queue(cli: Cli, db: dict[str, str], article: Path, *args: str) -> list[dict[str, Any]]:
     result = cli("queue", str(article), *args, "--json", env=db)
     assert result.code == 0, result.stderr
     posts: list[dict[str, Any]] = json.loads(result.stdout)["posts"]
@@ -48,14 +48,14 @@ def queue(cli: Any, db: dict[str, str], article: Path, *args: str) -> list[dict[
     return posts
 
 
-def listed(cli: Any, db: dict[str, str]) -> list[dict[str, Any]]:
+def listed(cli: Cli, db: dict[str, str]) -> list[dict[str, Any]]:
     result = cli("list", "--json", env=db)
     assert result.code == 0, result.stderr
     rows: list[dict[str, Any]] = json.loads(result.stdout)
     return rows
 
 
-def logged(cli: Any, db: dict[str, str], kind: str) -> list[dict[str, Any]]:
+def logged(cli: Cli, db: dict[str, str], kind: str) -> list[dict[str, Any]]:
     result = cli("log", "--kind", kind, "--json", env=db)
     assert result.code == 0, result.stderr
     rows: list[dict[str, Any]] = json.loads(result.stdout)
@@ -67,7 +67,7 @@ def when(text: str) -> datetime:
 
 
 def test_run_once_publishes_what_is_due_and_exits(
-    cli: Any, db: dict[str, str], article: Path
+    cli: Cli, db: dict[str, str], article: Path
 ) -> None:
     queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1h")
     due = sorted(p["id"] for p in queued if p["seq"] == 1)
@@ -83,7 +83,7 @@ def test_run_once_publishes_what_is_due_and_exits(
 
 
 def test_run_until_done_publishes_each_post_on_time(
-    cli: Any, db: dict[str, str], article: Path
+    cli: Cli, db: dict[str, str], article: Path
 ) -> None:
     # Starting 2 s out, so the lateness measured is the daemon's, not Python's start-up.
     queued = queue(cli, db, article, "-p", "x", "--start", "+2s", "--every", "1s")
@@ -105,7 +105,7 @@ def test_run_until_done_publishes_each_post_on_time(
 
 
 def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
-    cli: Any, db: dict[str, str], article: Path, tmp_path: Path
+    cli: Cli, db: dict[str, str], article: Path, tmp_path: Path
 ) -> None:
     queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1s")
     ids = sorted(p["id"] for p in queued)

@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from scheduler.store.db import open_store
+from scheduler.store import open_store
 
 POSTS = 200
 SPREAD = timedelta(seconds=10)

@@ -7,18 +7,20 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from conftest import stored_post
+from plans import planned
+from plans import queue as queue_posts
 from publishers import FakePlatformPublisher
-from sqlalchemy import select
 
 from scheduler.daemon import Daemon, DaemonOptions
 from scheduler.dispatch import Dispatcher, DispatchSettings, TickResult
+from scheduler.model import LogEntry, Platform
 from scheduler.platforms.base import Permanent, RateLimited, Transient
-from scheduler.store.db import Store, open_store
-from scheduler.store.log import LogEntry, read_log
-from scheduler.store.models import Post
-from scheduler.store.queueing import PlannedPost, queue_campaign
+from scheduler.store import Store, open_store
 
 T0 = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -41,16 +43,8 @@ class Clock:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    opened = open_store(db_url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def sqlite_store(sqlite_url: str) -> Iterator[Store]:
-    opened = open_store(sqlite_url)
-    yield opened
-    opened.close()
+    with open_store(db_url) as opened:
+        yield opened
 
 
 def queue(
@@ -61,48 +55,22 @@ def queue(
     account: str = "default",
 ) -> list[int]:
     """Queue one post per time on `platform`; returns their ids in that order."""
-    planned = [
-        PlannedPost(
-            platform=platform,
-            account=account,
-            seq=seq,
-            text=f"{platform} post {seq} {uuid.uuid4().hex[:6]}",
-            scheduled_at=at,
-            thread=thread,
-        )
-        for seq, at in enumerate(times, start=1)
-    ]
-    with store.write() as session:
-        queued = queue_campaign(
-            session,
-            name=f"c-{uuid.uuid4().hex[:8]}",
-            source_path="/dev/null",
-            source_sha256="0" * 64,
-            hashtags="",
-            planned=planned,
-            append=False,
-            now=min(times),
-            new_key=lambda _platform: uuid.uuid4().hex,
-        )
-    return [q.id for q in queued]
+    posts = planned(platform, times, thread=thread, account=account)
+    return [q.id for q in queue_posts(store, posts, new_key=lambda _: uuid.uuid4().hex)]
 
 
-def post(store: Store, post_id: int) -> Post:
-    with store.read() as session:
-        found = session.get(Post, post_id)
-        assert found is not None
-        return found
+def post(store: Store, post_id: int) -> Any:
+    """Every column of the post as stored, as attributes."""
+    return SimpleNamespace(**stored_post(store.url, post_id))
 
 
 def statuses(store: Store, ids: list[int]) -> list[str]:
-    with store.read() as session:
-        rows = {p.id: p.status for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
+    rows = {p.id: p.status for p in store.posts(post_ids=ids)}
     return [rows[i] for i in ids]
 
 
 def events(store: Store, kind: str, post_id: int | None = None) -> list[LogEntry]:
-    with store.read() as session:
-        return read_log(session, post_id=post_id, kind=kind)
+    return store.log(post_id=post_id, kinds=[kind])
 
 
 def dispatcher(
@@ -346,8 +314,8 @@ def test_a_platform_without_credentials_keeps_its_posts_queued(store: Store) -> 
     clock = Clock(T0)
     Daemon(
         store,
-        {"bluesky": bsky},
-        {"x": reason},
+        {Platform.BLUESKY: bsky},
+        {Platform.X: reason},
         DispatchSettings(),
         DaemonOptions(once=True),
         clock=clock,
@@ -373,8 +341,8 @@ def test_a_post_reclaimed_after_its_lease_expired_is_published_once(store: Store
     platform = FakePlatformPublisher("x")
     platform.slow_next(1.5)
     settings = DispatchSettings(lease=timedelta(seconds=0.5), record_patience=10)
-    first = Dispatcher(store, {"x": platform}, "worker-slow", settings)
-    second = Dispatcher(store, {"x": platform}, "worker-fast", settings)
+    first = Dispatcher(store, {Platform.X: platform}, "worker-slow", settings)
+    second = Dispatcher(store, {Platform.X: platform}, "worker-fast", settings)
 
     results: list[TickResult] = []
     slow = threading.Thread(target=lambda: results.append(first.tick()))

@@ -11,15 +11,14 @@ import itertools
 import json
 import os
 from pathlib import Path
-from typing import Any
 
-from conftest import EXAMPLE, run_campaign
+from conftest import EXAMPLE, Cli, run_campaign
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from harness import BSKY_PASSWORD, X_SECRET, X_TOKEN_SECRET, fake_settings
 
 
-def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
+def test_op_ed_to_both_platforms_exactly_once(cli: Cli, tmp_path: Path) -> None:
     db = tmp_path / "e2e.db"
     with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds:
         env = fake_settings(fx, pds, f"sqlite:///{db}", tmp_path / "data")
@@ -52,11 +51,11 @@ def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
         assert [r.value["text"] for r in records] == [p["text"] for p in bsky_posts]
         root = records[0]
         assert "reply" not in root.value
-        for previous, record in itertools.pairwise(records):
+        for earlier, record in itertools.pairwise(records):
             reply = record.value["reply"]
             assert reply["root"]["uri"] == root.uri and reply["root"]["cid"] == root.cid
-            assert reply["parent"]["uri"] == previous.uri
-            assert reply["parent"]["cid"] == previous.cid
+            assert reply["parent"]["uri"] == earlier.uri
+            assert reply["parent"]["cid"] == earlier.cid
         for record in records:
             raw = record.value["text"].encode()
             tags = {
@@ -94,7 +93,7 @@ def test_op_ed_to_both_platforms_exactly_once(cli: Any, tmp_path: Path) -> None:
 
 
 def test_a_platform_without_credentials_waits_and_the_other_publishes(
-    cli: Any, tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     with FakePDS(password=BSKY_PASSWORD) as pds:
         env = {

@@ -33,18 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Cli, stored_post
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-from sqlalchemy import select
+from plans import planned, queue
 
+from scheduler.config import BlueskyCredentials, XCredentials
 from scheduler.dispatch import Dispatcher, DispatchSettings
+from scheduler.model import LogEntry, Platform, PostRow, Status
 from scheduler.platforms.base import Publisher
 from scheduler.platforms.bluesky import BlueskyPublisher
 from scheduler.platforms.x import UNAUTHORIZED, XPublisher
-from scheduler.store.db import Store, open_store
-from scheduler.store.log import LogEntry, read_log
-from scheduler.store.models import Post, Status
-from scheduler.store.queueing import PlannedPost, queue_campaign
+from scheduler.store import Store, open_store
 
 X_SECRET = "x-consumer-secret-matrix"
 X_TOKEN_SECRET = "x-token-secret-matrix"
@@ -53,12 +53,12 @@ BSKY_PASSWORD = "bsky-app-pw-matrix"
 ADAPTER_TIMEOUT = 2.0
 STALL = 4.0
 MAX_ATTEMPTS = 3
-FINAL = {Status.PUBLISHED.value, Status.FAILED.value, Status.HELD.value, Status.CANCELLED.value}
+FINAL = {Status.PUBLISHED, Status.FAILED, Status.HELD, Status.CANCELLED}
 
 
 class Clock:
-    """A clock the test moves by hand, starting at the real time: the adapters compute
-    rate-limit reset times from the real clock."""
+    """A clock the test moves by hand, given to the dispatcher and the adapters alike. It
+    starts at the real time because the fakes send rate-limit resets as real epochs."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -93,26 +93,22 @@ class Rig:
 
     def _build(self, platform: str) -> Publisher:
         if platform == "x":
-            return XPublisher(
-                api_key=self.fx.api_key,
-                api_secret=X_SECRET,
-                access_token=self.fx.access_token,
-                access_token_secret=X_TOKEN_SECRET,
-                base_url=self.fx.base_url,
-                timeout=ADAPTER_TIMEOUT,
+            fx = self.fx
+            credentials = XCredentials(
+                fx.api_key, X_SECRET, fx.access_token, X_TOKEN_SECRET, fx.base_url
             )
+            return XPublisher(credentials, timeout=ADAPTER_TIMEOUT, clock=self.clock)
         return BlueskyPublisher(
-            handle=self.pds.handle,
-            app_password=BSKY_PASSWORD,
-            pds_url=self.pds.base_url,
+            BlueskyCredentials(self.pds.handle, BSKY_PASSWORD, self.pds.base_url),
             session_path=self.session_path,
             timeout=ADAPTER_TIMEOUT,
+            clock=self.clock,
         )
 
     def dispatcher(self, platform: str, max_attempts: int = 8) -> Dispatcher:
         return Dispatcher(
             self.store,
-            {platform: self.publisher(platform)},
+            {Platform(platform): self.publisher(platform)},
             "matrix-worker",
             DispatchSettings(
                 batch_size=5,
@@ -211,41 +207,20 @@ def queue_thread(rig: Rig, platform: str, n: int = 3, spacing: float = 0.0) -> T
     """A thread of `n` posts on `platform`, the first due now, then every `spacing` s."""
     tag = uuid.uuid4().hex[:8]
     texts = [f"Fault matrix {tag}: part {i} of the {platform} thread #Artsakh" for i in range(n)]
-    planned = [
-        PlannedPost(
-            platform=platform,
-            account="default",
-            seq=i + 1,
-            text=text,
-            scheduled_at=rig.clock() + timedelta(seconds=i * spacing),
-            thread=True,
-        )
-        for i, text in enumerate(texts)
-    ]
+    times = [rig.clock() + timedelta(seconds=i * spacing) for i in range(n)]
     name = f"matrix-{tag}"
-    with rig.store.write() as session:
-        queued = queue_campaign(
-            session,
-            name=name,
-            source_path="/dev/null",
-            source_sha256="0" * 64,
-            hashtags="#Artsakh",
-            planned=planned,
-            append=False,
-            now=rig.clock(),
-        )
+    posts = planned(platform, times, texts=texts)
+    queued = queue(rig.store, posts, name, now=rig.clock(), hashtags="#Artsakh")
     return Thread(name, [q.id for q in queued], texts)
 
 
-def rows(rig: Rig, ids: list[int]) -> list[Post]:
-    with rig.store.read() as session:
-        found = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
+def rows(rig: Rig, ids: list[int]) -> list[PostRow]:
+    found = {p.id: p for p in rig.store.posts(post_ids=ids)}
     return [found[i] for i in ids]
 
 
 def events(rig: Rig, post_id: int, kind: str | None = None) -> list[LogEntry]:
-    with rig.store.read() as session:
-        return read_log(session, post_id=post_id, kind=kind)
+    return rig.store.log(post_id=post_id, kinds=[kind] if kind else ())
 
 
 def drive(rig: Rig, dispatcher: Dispatcher, ids: list[int], max_ticks: int = 30) -> int:
@@ -259,7 +234,7 @@ def drive(rig: Rig, dispatcher: Dispatcher, ids: list[int], max_ticks: int = 30)
         waiting = [
             p.next_attempt_at
             for p in posts
-            if p.status == Status.QUEUED.value and p.next_attempt_at > now
+            if p.status == Status.QUEUED and p.next_attempt_at > now
         ]
         rig.clock.set(min(waiting) if waiting else now + timedelta(seconds=1))
     raise AssertionError(f"not settled after {max_ticks} ticks: {[p.status for p in posts]}")
@@ -273,7 +248,7 @@ def report(fault: str, platform: str, end_state: str, copies: list[int]) -> None
 # -- the rows ------------------------------------------------------------------------------
 
 
-def five_xx_burst(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def five_xx_burst(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     rig.fail_next(platform, 3, 503)
     drive(rig, rig.dispatcher(platform), thread.ids)
@@ -290,7 +265,7 @@ def five_xx_burst(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
     return f"published after {len(retries)} retries (attempts {first.attempts})", thread
 
 
-def five_xx_beyond_max(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def five_xx_beyond_max(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     rig.fail_next(platform, MAX_ATTEMPTS, 503)
     drive(rig, rig.dispatcher(platform, max_attempts=MAX_ATTEMPTS), thread.ids)
@@ -307,7 +282,7 @@ def five_xx_beyond_max(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
     return f"failed after {first.attempts} attempts, {len(replies)} replies held", thread
 
 
-def rate_limit_storm(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def rate_limit_storm(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     # Each 429 names the end of the window the previous one was in; the test clock jumps
     # to each reset, ahead of the real clock the fakes use, so the resets step by 60 s.
@@ -358,7 +333,7 @@ def _recovered_once(rig: Rig, platform: str, thread: Thread) -> str:
     return f"recovered (attempts {first.attempts})"
 
 
-def timeout(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def timeout(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     rig.delay_next(platform, STALL)
     drive(rig, rig.dispatcher(platform), thread.ids)
@@ -374,7 +349,7 @@ def timeout(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
     return "ambiguous -> " + _recovered_once(rig, platform, thread), thread
 
 
-def dropped_after_store(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def dropped_after_store(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     rig.drop_after_store_next(platform)
     drive(rig, rig.dispatcher(platform), thread.ids)
@@ -385,7 +360,7 @@ def dropped_after_store(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]
     return _recovered_once(rig, platform, thread), thread
 
 
-def unauthorized_mid_campaign(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def unauthorized_mid_campaign(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform, spacing=60)
     dispatcher = rig.dispatcher(platform)
     dispatcher.tick()
@@ -427,13 +402,13 @@ def unauthorized_mid_campaign(rig: Rig, platform: str, cli: Any) -> tuple[str, T
     return state + "; after the fix `campaign retry` published the rest", thread
 
 
-def already_there(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
+def already_there(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     if platform == "x":
         existing = rig.fx.add_existing(thread.texts[0])
         existing_id = existing.id
     else:
-        key = rows(rig, thread.ids)[0].idempotency_key
+        key = stored_post(rig.db_url, thread.ids[0])["idempotency_key"]
         rig.pds.put_record(key, {"text": thread.texts[0], "createdAt": "2030-01-01T00:00:00.000Z"})
         existing_id = key
     drive(rig, rig.dispatcher(platform), thread.ids)
@@ -445,7 +420,7 @@ def already_there(rig: Rig, platform: str, cli: Any) -> tuple[str, Thread]:
     return "published (" + _recovered_once(rig, platform, thread) + ")", thread
 
 
-Scenario = Callable[[Rig, str, Any], tuple[str, Thread]]
+Scenario = Callable[[Rig, str, Cli], tuple[str, Thread]]
 
 MATRIX: list[tuple[str, str, Scenario]] = [
     ("5xx burst", "x", five_xx_burst),
@@ -470,7 +445,7 @@ MATRIX: list[tuple[str, str, Scenario]] = [
     MATRIX,
     ids=[f"{fault}-{platform}".replace(" ", "-") for fault, platform, _ in MATRIX],
 )
-def test_fault_matrix(rig: Rig, cli: Any, fault: str, platform: str, scenario: Scenario) -> None:
+def test_fault_matrix(rig: Rig, cli: Cli, fault: str, platform: str, scenario: Scenario) -> None:
     end_state, thread = scenario(rig, platform, cli)
     copies = rig.copies(platform, thread.texts)
     assert max(copies) <= 1, f"a post went out twice: {copies}"

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, TABLES, CliResult, snapshot
+from conftest import EXAMPLE, TABLES, Cli, CliResult, snapshot
 from sqlalchemy import create_engine, text
 
 MB5 = 5 * 1024 * 1024
@@ -62,7 +62,7 @@ def _lines(count: int) -> str:
     return "\n".join(f"Line {i} says something short and true." for i in range(count)) + "\n"
 
 
-FILES: dict[str, tuple[str, Callable[[Path], None]]] = {
+FILES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "over5mb": ("big.txt", lambda p: p.write_bytes(b"Word. " * (MB5 // 6 + 1))),
     "at_limit": ("limit.txt", lambda p: p.write_text(AT_LIMIT_TEXT)),
     "png": ("photo.txt", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)),
@@ -109,7 +109,7 @@ FILES: dict[str, tuple[str, Callable[[Path], None]]] = {
 class Db:
     """`campaign ARGS` against one database, and every row in it."""
 
-    def __init__(self, cli: Any, url: str) -> None:
+    def __init__(self, cli: Cli, url: str) -> None:
         self.cli = cli
         self.url = url
 
@@ -169,14 +169,14 @@ def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def on_sqlite(cli: Any, tmp_path: Path, seeded_sqlite: Path) -> Db:
+def on_sqlite(cli: Cli, tmp_path: Path, seeded_sqlite: Path) -> Db:
     db = tmp_path / "campaign.db"
     shutil.copy(seeded_sqlite, db)
     return Db(cli, f"sqlite:///{db}")
 
 
 @pytest.fixture
-def on_pg(cli: Any, shared_pg_url: str) -> Db:
+def on_pg(cli: Cli, shared_pg_url: str) -> Db:
     db = Db(cli, shared_pg_url)
     assert db("status").code == 0  # migrates on first use
     engine = create_engine(shared_pg_url)

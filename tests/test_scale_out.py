@@ -31,7 +31,7 @@ from harness import (
     warning_lines,
 )
 
-from scheduler.store.db import open_store
+from scheduler.store import open_store
 
 DAEMONS = 4
 POSTS = 2000

@@ -11,17 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from fakes.x_api import CREATE_TWEET, GET_ME, USER_TWEETS, FakeX
 
-from scheduler.platforms.base import (
-    MissingCredentials,
-    OutgoingPost,
-    Permanent,
-    Publisher,
-    PublishError,
-    RateLimited,
-    RemoteRef,
-    ReplyTarget,
-    Transient,
-)
+from scheduler.config import Settings, XCredentials
+from scheduler.errors import MissingCredentials
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.platforms.base import Permanent, Publisher, PublishError, RateLimited, Transient
 from scheduler.platforms.x import DUPLICATE_NOTE, UNAUTHORIZED, XPublisher, same_text
 
 API_KEY = "ck-Zq7RkTn3VwPp9YtL2mXe"
@@ -38,10 +31,9 @@ def fake() -> Iterator[FakeX]:
         yield fake
 
 
-def make_publisher(base_url: str) -> XPublisher:
-    return XPublisher(
-        API_KEY, API_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, base_url=base_url, timeout=TIMEOUT
-    )
+def make_publisher(base_url: str, api_key: str = API_KEY) -> XPublisher:
+    credentials = XCredentials(api_key, API_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, base_url)
+    return XPublisher(credentials, timeout=TIMEOUT)
 
 
 @pytest.fixture
@@ -54,7 +46,7 @@ def x(fake: FakeX) -> Iterator[XPublisher]:
 def outgoing(text: str, *, post_id: int = 1, ambiguous: bool = False) -> OutgoingPost:
     return OutgoingPost(
         post_id=post_id,
-        platform="x",
+        platform=Platform.X,
         text=text,
         idempotency_key=f"key-{post_id}",
         attempt=2 if ambiguous else 1,
@@ -307,9 +299,7 @@ def test_401_is_permanent_and_names_the_variables(fake: FakeX, x: XPublisher) ->
 
 
 def test_wrong_key_is_rejected(fake: FakeX) -> None:
-    publisher = XPublisher(
-        "ck-wrongwrongwrong", API_SECRET, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, base_url=fake.base_url
-    )
+    publisher = make_publisher(fake.base_url, api_key="ck-wrongwrongwrong")
     with pytest.raises(Permanent, match="401"):
         publisher.check()
     publisher.close()
@@ -337,13 +327,15 @@ def test_refused_connection_is_transient_and_not_ambiguous() -> None:
     publisher.close()
 
 
-def test_missing_credentials_name_the_variables() -> None:
+def test_missing_credentials_name_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_API_KEY", API_KEY)
+    monkeypatch.setenv("X_ACCESS_TOKEN", ACCESS_TOKEN)
+    monkeypatch.setenv("X_API_SECRET", "  ")  # blank is unset
     with pytest.raises(MissingCredentials) as raised:
-        XPublisher(API_KEY, "", ACCESS_TOKEN, "")
+        Settings().x_credentials()
 
-    assert str(raised.value) == (
-        "X credentials are not configured: set X_API_SECRET, X_ACCESS_TOKEN_SECRET"
-    )
+    assert str(raised.value) == ("X_API_SECRET, X_ACCESS_TOKEN_SECRET not set (see .env.example)")
+    assert API_KEY not in repr(Settings())
 
 
 def test_secrets_never_reach_errors_notes_or_logs(

@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from posts.platform import Platform, parse_platform
+from scheduler.cli.context import settings
 from scheduler.cli.root import app
+from scheduler.errors import CampaignError, MissingCredentials
 
 accounts_app = typer.Typer(help="Platform accounts.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(accounts_app, name="accounts")
@@ -19,13 +22,12 @@ def check(
     ] = None,
 ) -> None:
     """Check the configured credentials (X: who am I; Bluesky: log in or resume)."""
-    from scheduler.cli.context import settings
-    from scheduler.cli.options import platform_of
-    from scheduler.errors import CampaignError
-    from scheduler.platforms.base import MissingCredentials, PublishError
-    from scheduler.platforms.factory import PLATFORMS, build_publisher
+    from scheduler.platforms.base import PublishError
+    from scheduler.platforms.factory import build_publisher
 
-    chosen = [platform_of(p).value for p in platform] if platform else list(PLATFORMS)
+    chosen = (
+        list(dict.fromkeys(parse_platform(p) for p in platform)) if platform else list(Platform)
+    )
     problems = 0
     for name in chosen:
         try:
@@ -43,4 +45,5 @@ def check(
         else:
             typer.echo(f"{name}: ok, {who}")
     if problems:
-        raise CampaignError(f"{problems} of {len(chosen)} accounts could not be verified")
+        noun = "account" if len(chosen) == 1 else "accounts"
+        raise CampaignError(f"{problems} of {len(chosen)} {noun} could not be verified")

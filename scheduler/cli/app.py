@@ -10,36 +10,62 @@ import typer
 # Importing a command module registers its commands; each keeps its heavy imports inside.
 from scheduler.cli import accounts, log, posts, queue, run, split, status  # noqa: F401
 from scheduler.cli.root import app
+from scheduler.errors import BadInput, CampaignError
+
+BAD_INPUT = 2
+RUNTIME_FAILURE = 1
+
+
+def _posts_errors() -> tuple[type[Exception], ...]:
+    """posts/ may not import scheduler, so its input errors are ValueErrors of its own.
+    Only modules already imported can have raised one."""
+    errors: list[type[Exception]] = []
+    if "posts.platform" in sys.modules:
+        from posts.platform import UnknownPlatform
+
+        errors.append(UnknownPlatform)
+    if "posts.split" in sys.modules:
+        from posts.split import SplitError
+
+        errors.append(SplitError)
+    if "posts.article" in sys.modules:
+        from posts.article import ArticleError
+
+        errors.append(ArticleError)
+    return tuple(errors)
+
+
+def _setting_errors() -> tuple[type[Exception], ...]:
+    if "pydantic" not in sys.modules:  # loaded by then if a setting was parsed
+        return ()
+    from pydantic import ValidationError
+
+    return (ValidationError,)
+
+
+def exit_codes() -> list[tuple[tuple[type[Exception], ...], int]]:
+    """The one table from error kinds to exit codes, first match wins: bad input (not
+    found included, and a bad setting) 2, a runtime failure 1. Anything else is a bug."""
+    return [
+        ((BadInput, *_posts_errors(), *_setting_errors()), BAD_INPUT),
+        ((CampaignError,), RUNTIME_FAILURE),
+    ]
 
 
 def exit_code_for(exc: BaseException) -> int | None:
-    """2 for bad input, 1 for runtime failures we understand, None for bugs."""
-    from scheduler.errors import CampaignError
-
-    if isinstance(exc, CampaignError):
-        return exc.exit_code
-    # posts/ raises ValueError subclasses for bad articles, tags and options.
-    from posts.article import ArticleError
-    from posts.split import SplitError
-    from scheduler.plan import PlanError
-
-    if isinstance(exc, ArticleError | SplitError | PlanError):
-        return 2
+    for kinds, code in exit_codes():
+        if isinstance(exc, kinds):
+            return code
     return None
 
 
-def bad_setting(exc: BaseException) -> str | None:
-    """One sentence for a setting the environment or .env got wrong, else None."""
-    if "pydantic" not in sys.modules:  # loaded by then if a setting was parsed
-        return None
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
-        return None
-    first = exc.errors()[0]
-    name = ".".join(str(part) for part in first["loc"]) or "a setting"
-    # The value itself is left out: it might be a secret.
-    return f"invalid setting {name}: {first['msg']}"
+def message_for(exc: BaseException) -> str:
+    """The one sentence for stderr; a setting's value is left out (it may be a secret)."""
+    if isinstance(exc, _setting_errors()):
+        first = exc.errors()[0]  # type: ignore[attr-defined]
+        name = ".".join(str(part) for part in first["loc"]) or "a setting"
+        return f"invalid setting {name}: {first['msg']}"
+    return str(exc)
 
 
 # Typer may ship its own copy of click; take its exception types from Typer itself.
@@ -53,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("CAMPAIGN_DEBUG") == "1"
     try:
         code = command.main(args=argv, prog_name="campaign", standalone_mode=False)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("campaign: interrupted\n")
         code = 130
     except typer.Exit as exc:
@@ -62,25 +88,18 @@ def main(argv: list[str] | None = None) -> None:
         message = exc.format_message()  # type: ignore[attr-defined]
         sys.stderr.write(f"campaign: {message} (see campaign --help)\n")
         code = exc.exit_code  # type: ignore[attr-defined]
-    except KeyboardInterrupt:
-        sys.stderr.write("campaign: interrupted\n")
-        code = 130
     except Exception as exc:
-        known = exit_code_for(exc)
         if debug:
             raise
-        setting = bad_setting(exc)
-        if setting is not None:
-            sys.stderr.write(f"campaign: {setting}\n")
-            code = 2
-        elif known is None:
+        known = exit_code_for(exc)
+        if known is None:
             sys.stderr.write(
                 f"campaign: unexpected error ({type(exc).__name__}: {exc}); "
                 "run again with CAMPAIGN_DEBUG=1 for the traceback\n"
             )
-            code = 1
+            code = RUNTIME_FAILURE
         else:
-            sys.stderr.write(f"campaign: {exc}\n")
+            sys.stderr.write(f"campaign: {message_for(exc)}\n")
             code = known
     sys.exit(code if isinstance(code, int) else 0)
 

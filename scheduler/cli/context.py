@@ -1,40 +1,36 @@
-"""What most commands need: settings, the store, the display zone."""
+"""What most commands need: settings, the store, the display zone, time cells."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from scheduler.plan import parse_zone
 
 if TYPE_CHECKING:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from scheduler.config import Settings
-    from scheduler.store.db import Store
+    from scheduler.store import Store
 
 
 def settings() -> Settings:
-    from scheduler.config import get_settings
+    from scheduler.config import get_settings  # pydantic: only when a command needs it
 
     return get_settings()
 
 
 def open_default_store(migrate: bool = True) -> Store:
-    from scheduler.errors import BadInput, CampaignError
-    from scheduler.store.db import open_store, redact
+    from scheduler.store import open_store  # SQLAlchemy: only when a command needs it
 
     config = settings()
-    url = config.resolved_database_url()
-    try:
-        return open_store(url, migrate=migrate, busy_timeout_ms=config.sqlite_busy_timeout_ms)
-    except ImportError as exc:  # a dialect whose driver is not installed (mysql://...)
-        raise BadInput(f"invalid database URL {redact(url)}: no driver for it ({exc})") from None
-    except OSError as exc:  # a SQLite path whose directory cannot be created
-        raise CampaignError(f"cannot open the database at {redact(url)}: {exc}") from None
+    return open_store(
+        config.resolved_database_url(),
+        migrate=migrate,
+        busy_timeout_ms=config.sqlite_busy_timeout_ms,
+    )
 
 
 def display_zone(name: str | None = None) -> ZoneInfo:
-    from scheduler.plan import parse_zone
-
     return parse_zone(name or settings().tz or None)
 
 

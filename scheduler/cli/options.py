@@ -1,14 +1,12 @@
-"""Options shared by `split` and `queue`, and how they become SplitOptions."""
+"""Options shared by several commands, defined once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from posts.platform import Platform
-    from posts.split import SplitOptions
+from posts.platform import Platform, parse_platform
 
 TagOption = Annotated[
     list[str] | None,
@@ -48,41 +46,14 @@ TagsOnOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def platform_of(name: str) -> Platform:
-    from posts.platform import parse_platform
-    from scheduler.errors import BadInput
+PlatformFilter = Annotated[
+    str | None,
+    typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky."),
+]
+CampaignFilter = Annotated[
+    str | None, typer.Option("--campaign", "-c", metavar="NAME", help="Campaign name.")
+]
 
-    try:
-        return parse_platform(name)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
 
-
-def split_options(
-    platform: Platform,
-    tags: list[str] | None,
-    link: str | None,
-    thread: bool,
-    numbering: bool | None,
-    tags_on: str,
-    default_tags: list[str],
-) -> SplitOptions:
-    from posts.split import TAG_PLACEMENTS, SplitOptions, normalize_tag
-    from scheduler.errors import BadInput
-
-    if tags_on not in TAG_PLACEMENTS:
-        raise BadInput(f"invalid --tags-on {tags_on!r}: choose all, first or last")
-    chosen = tags if tags else default_tags
-    normalized: list[str] = []
-    for tag in chosen:
-        canonical = normalize_tag(tag)
-        if canonical.lower() not in (t.lower() for t in normalized):
-            normalized.append(canonical)
-    return SplitOptions(
-        platform=platform,
-        tags=tuple(normalized),
-        link=link,
-        thread=thread,
-        numbering=numbering,
-        tags_on=tags_on,  # checked against TAG_PLACEMENTS above
-    )
+def platform_filter(name: str | None) -> Platform | None:
+    return None if name is None else parse_platform(name)

@@ -1,9 +1,11 @@
-"""Where the CLI writes: data to stdout, warnings and errors to stderr."""
+"""Where and how the CLI writes: data to stdout (JSON or tables), warnings to stderr."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,3 +42,79 @@ def print_json_rows(rows: Sequence[Any], wrapper: dict[str, Any] | None = None) 
         fields = [f"  {encode(k)}: {encode(wrapper[k])}" for k in head]
         array = "{\n" + ",\n".join([*fields, f"  {encode(last)}: {array}"]) + "\n}"
     sys.stdout.write(array + "\n")
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 post', '2 posts', '1 of 1 accounts' is written by the caller."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
+def cell_width(text: str) -> int:
+    """Terminal columns `text` takes: wide East Asian characters 2, combining marks and
+    format characters (joiners, variation selectors) 0, the rest 1."""
+    if text.isascii():
+        return len(text)
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def _chop(text: str, width: int) -> list[str]:
+    """`text` in pieces of at most `width` columns (a wide character is never split)."""
+    pieces, current, used = [], "", 0
+    for ch in text:
+        w = cell_width(ch)
+        if used + w > width and current:
+            pieces.append(current)
+            current, used = "", 0
+        current += ch
+        used += w
+    pieces.append(current)
+    return pieces
+
+
+def print_table(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    right: frozenset[int] = frozenset(),
+    width: int | None = None,
+) -> None:
+    """A table drawn like Rich's default (heavy head), laid out once for all rows. Every
+    cell keeps one line (ids, statuses and times never wrap), except the last column,
+    which gives way: it folds to fit the terminal. Rich itself lays out every cell
+    (about 2.5 ms a row, 25 s for 10,000 posts); this is linear and stdlib only."""
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    widths = [
+        max([cell_width(h), *(cell_width(r[i]) for r in rows)]) for i, h in enumerate(headers)
+    ]
+    # Borders and one space of padding each side: 3 per column, plus 1.
+    room = width - (3 * len(widths) + 1) - sum(widths[:-1])
+    widths[-1] = max(min(widths[-1], room), 8)
+
+    def lines(cells: Sequence[str], bar: str) -> list[str]:
+        *fixed, folded = cells
+        pieces = _chop(folded, widths[-1]) if cell_width(folded) > widths[-1] else [folded]
+        out = []
+        for n, piece in enumerate(pieces):
+            padded = []
+            for i, (cell, w) in enumerate(zip([*fixed, piece], widths, strict=True)):
+                text = cell if n == 0 or i == len(widths) - 1 else ""
+                gap = " " * (w - cell_width(text))
+                padded.append(gap + text if i in right else text + gap)
+            out.append(bar + bar.join(f" {c} " for c in padded) + bar)
+        return out
+
+    def rule(left: str, mid: str, end: str, fill: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + end
+
+    total = sum(widths) + 3 * len(widths) + 1
+    out = [title.center(total).rstrip(), rule("┏", "┳", "┓", "━"), *lines(headers, "┃")]
+    out.append(rule("┡", "╇", "┩", "━"))
+    for row in rows:
+        out.extend(lines(row, "│"))
+    out.append(rule("└", "┴", "┘", "─"))
+    sys.stdout.write("\n".join(out) + "\n")

@@ -1,13 +1,17 @@
-"""`campaign queue`: split an article per platform, schedule it, store it in one transaction."""
+"""`campaign queue`: plan the campaign, store it in one transaction, say what was queued."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
+from posts.platform import parse_platform
+from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
 from scheduler.cli.options import (
     JsonOption,
     LinkOption,
@@ -15,65 +19,15 @@ from scheduler.cli.options import (
     TagOption,
     TagsOnOption,
     ThreadOption,
-    platform_of,
-    split_options,
 )
+from scheduler.cli.output import plural, print_json_rows, print_table, warn
 from scheduler.cli.root import app
+from scheduler.clock import utcnow
+from scheduler.model import QueuedPost
 
-if TYPE_CHECKING:
-    from scheduler.config import Settings
-
-MAX_CAMPAIGN_NAME = 200
-
-
-def check_campaign_name(name: str) -> str:
-    from scheduler.errors import BadInput
-
-    cleaned = name.strip()
-    if not cleaned:
-        raise BadInput("the campaign name is empty")
-    if len(cleaned) > MAX_CAMPAIGN_NAME:
-        raise BadInput(
-            f"the campaign name is {len(cleaned)} characters; at most {MAX_CAMPAIGN_NAME}"
-        )
-    # The zero-width joiner is what holds emoji sequences such as 👨‍👩‍👧 together.
-    if any(not ch.isprintable() and ch != "\u200d" for ch in cleaned):
-        raise BadInput("the campaign name contains control characters")
-    return cleaned
-
-
-def budget_warning(
-    platform: str, times: list[datetime], budget: int, window_seconds: int, zone_name: str
-) -> str | None:
-    """Say when a schedule exceeds the platform's posting budget, and when the last
-    post would really go out if every post waits for room in the budget."""
-    if len(times) <= budget:
-        return None
-    window = timedelta(seconds=window_seconds)
-    sent: list[datetime] = []
-    for index, planned in enumerate(times):
-        at = planned
-        if index >= budget:
-            at = max(at, sent[index - budget] + window)
-        sent.append(at)
-    if sent[-1] == times[-1]:
-        return None
-    from zoneinfo import ZoneInfo
-
-    from scheduler.plan import format_local
-
-    return (
-        f"{platform}: {len(times)} posts exceed the posting budget of {budget} per "
-        f"{window_seconds // 60} min; the last post would really go out at "
-        f"{format_local(sent[-1], ZoneInfo(zone_name))}, not "
-        f"{format_local(times[-1], ZoneInfo(zone_name))}"
-    )
-
-
-def _budget(settings: Settings, platform: str) -> tuple[int, int]:
-    if platform == "x":
-        return settings.x_budget_posts, settings.x_budget_window_seconds
-    return settings.bluesky_budget_posts, settings.bluesky_budget_window_seconds
+# Above this many posts, the table gives way to a summary (`--json` still has them all).
+SUMMARY_ABOVE = 50
+SUMMARY_ROWS = 5
 
 
 @app.command()
@@ -135,78 +89,34 @@ def queue(
     tags_on: TagsOnOption = "all",
     json_out: JsonOption = False,
 ) -> None:
-    """Split ARTICLE for each platform and queue the posts on a schedule."""
+    """Split ARTICLE for each platform and queue the posts on a schedule.
 
-    from posts.article import read_article
-    from posts.split import split_article
-    from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
-    from scheduler.cli.output import print_json_rows, stdout_console, warn
-    from scheduler.clock import utcnow
-    from scheduler.errors import BadInput
-    from scheduler.plan import parse_duration, parse_when, schedule
-    from scheduler.store.queueing import PlannedPost, queue_campaign
+    Example: campaign queue examples/artsakh-op-ed.txt -p x -p bluesky --start +1h --every 2h
+    """
+    from scheduler.campaigns import PostOptions, When, plan_campaign
 
-    config = settings()
-    platforms = list(dict.fromkeys(platform_of(p) for p in platform))
-    if every is not None and spread_until is not None:
-        raise BadInput("--every and --spread-until cannot be used together")
     zone = display_zone(tz)
     now = utcnow()
-    first = parse_when(start, now, zone)
-    if first < now - timedelta(seconds=1) and start.strip().lower() != "now" and not allow_past:
-        raise BadInput(f"--start {start} is in the past; pass --allow-past to queue it anyway")
-    step = parse_duration(every) if every is not None else None
-    until = parse_when(spread_until, now, zone) if spread_until is not None else None
-    name = check_campaign_name(campaign if campaign is not None else article.stem)
-
-    parsed = read_article(article, max_bytes=config.max_article_bytes)
+    plan = plan_campaign(
+        article,
+        [parse_platform(p) for p in platform],
+        When(start, zone, every, spread_until, allow_past),
+        PostOptions(
+            tags=tuple(tag) if tag else None,
+            link=link,
+            thread=thread,
+            numbering=numbering,
+            tags_on=tags_on,
+        ),
+        settings(),
+        now,
+        name=campaign,
+    )
+    with open_default_store() as store:
+        queued = store.queue(plan, now, append=append)
     # Warnings wait until the posts are stored: a refused queue prints one line, its error.
-    warnings = list(parsed.warnings)
-    planned: list[PlannedPost] = []
-    hashtags = ""
-    for chosen in platforms:
-        options = split_options(
-            chosen, tag, link, thread, numbering, tags_on, config.default_tags()
-        )
-        hashtags = " ".join(options.tags)
-        result = split_article(parsed, options)
-        for message in result.warnings[len(parsed.warnings) :]:
-            warnings.append(f"{chosen.value}: {message}")
-        times = schedule(len(result.posts), first, zone, every=step, until=until)
-        budget, window = _budget(config, chosen.value)
-        over = budget_warning(chosen.value, times, budget, window, zone.key or "UTC")
-        if over:
-            warnings.append(over)
-        planned.extend(
-            PlannedPost(
-                platform=chosen.value,
-                account="default",
-                seq=post.seq,
-                text=post.text,
-                scheduled_at=at,
-                thread=thread,
-            )
-            for post, at in zip(result.posts, times, strict=True)
-        )
-
-    store = open_default_store()
-    try:
-        with store.write() as session:
-            queued = queue_campaign(
-                session,
-                name=name,
-                source_path=str(article.resolve()),
-                source_sha256=parsed.source_sha256,
-                hashtags=hashtags,
-                planned=planned,
-                append=append,
-                now=now,
-            )
-    finally:
-        store.close()
-    for message in warnings:
+    for message in plan.warnings:
         warn(message)
-
     if json_out:
         print_json_rows(
             [
@@ -219,23 +129,50 @@ def queue(
                 }
                 for q in queued
             ],
-            wrapper={"campaign": name, "posts": None},
+            wrapper={"campaign": plan.name, "posts": None},
         )
         return
-    from rich.table import Table
+    title = f"campaign {plan.name!r}: {plural(len(queued), 'post')} queued"
+    if len(queued) > SUMMARY_ABOVE:
+        _print_summary(title, plan.name, queued, zone)
+    else:
+        _print_rows(title, queued, zone)
 
-    table = Table(title=f"campaign {name!r}: {len(queued)} posts queued")
-    for column in ("id", "platform", "seq"):
-        table.add_column(column)
-    table.add_column(f"scheduled ({zone.key})", no_wrap=True)
-    table.add_column("text", overflow="fold")
+
+def _print_rows(title: str, queued: Sequence[QueuedPost], zone: ZoneInfo) -> None:
+    print_table(
+        title,
+        ["id", "platform", "seq", f"scheduled ({zone.key})", "text"],
+        [
+            [str(q.id), q.platform, str(q.seq), local(q.scheduled_at, zone), _preview(q.text)]
+            for q in queued
+        ],
+    )
+
+
+def _print_summary(title: str, name: str, queued: Sequence[QueuedPost], zone: ZoneInfo) -> None:
+    """Per platform: how many, the first and last time; then the first few rows."""
+    by_platform: dict[str, list[QueuedPost]] = {}
     for q in queued:
-        preview = q.text.replace("\n", " ")
-        table.add_row(
-            str(q.id),
-            q.platform,
-            str(q.seq),
-            local(q.scheduled_at, zone),
-            preview if len(preview) <= 60 else preview[:57] + "...",
-        )
-    stdout_console().print(table)
+        by_platform.setdefault(q.platform, []).append(q)
+    print_table(
+        title,
+        ["platform", "posts", "ids", f"first ({zone.key})", f"last ({zone.key})"],
+        [
+            [
+                str(p),
+                str(len(rows)),
+                f"{rows[0].id}-{rows[-1].id}" if len(rows) > 1 else str(rows[0].id),
+                local(min(q.scheduled_at for q in rows), zone),
+                local(max(q.scheduled_at for q in rows), zone),
+            ]
+            for p, rows in by_platform.items()
+        ],
+    )
+    _print_rows(f"the first {SUMMARY_ROWS} posts", queued[:SUMMARY_ROWS], zone)
+    typer.echo(f"campaign list --campaign {shlex.quote(name)} shows them all")
+
+
+def _preview(text: str) -> str:
+    flat = text.replace("\n", " ")
+    return flat if len(flat) <= 60 else flat[:57] + "..."

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from scheduler.cli.context import open_default_store, settings
 from scheduler.cli.root import app
+from scheduler.errors import BadInput
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "artsakh-op-ed.txt"
 
@@ -51,7 +53,6 @@ def run(
     import sys
     from datetime import timedelta
 
-    from scheduler.cli.context import open_default_store, settings
     from scheduler.daemon import Daemon, DaemonOptions
     from scheduler.dispatch import DispatchSettings
     from scheduler.platforms.factory import build_publishers
@@ -60,8 +61,6 @@ def run(
     config = settings()
     publishers, missing = build_publishers(config, dry_run=dry_run)
     if not publishers:
-        from scheduler.errors import BadInput
-
         raise BadInput(
             "no platform can publish: "
             + "; ".join(missing[p] for p in sorted(missing))
@@ -118,7 +117,6 @@ def demo(
     from scheduler.cli.log import log as show_log
     from scheduler.cli.queue import queue as queue_posts
     from scheduler.config import get_settings
-    from scheduler.errors import BadInput
 
     source = article or EXAMPLE
     if not source.exists():
@@ -139,20 +137,18 @@ def demo(
         typer.echo("\ndemo: running the daemon with dry-run publishers until every post is out\n")
         _daemon_until_done()
         typer.echo("")
-        show_log(campaign="demo", kind=None, since=None, count=None)
+        show_log(campaign="demo", post=None, platform=None, kind=None, since=None, count=None)
 
 
 def _daemon_until_done() -> None:
     from datetime import timedelta
 
-    from scheduler.cli.context import open_default_store, settings
     from scheduler.daemon import Daemon, DaemonOptions
     from scheduler.dispatch import DispatchSettings
     from scheduler.platforms.factory import build_publishers
 
     publishers, missing = build_publishers(settings(), dry_run=True)
-    store = open_default_store()
-    try:
+    with open_default_store() as store:
         Daemon(
             store,
             publishers,
@@ -160,5 +156,3 @@ def _daemon_until_done() -> None:
             DispatchSettings(lease=timedelta(seconds=60)),
             DaemonOptions(poll_seconds=1.0, until_done=True),
         ).run()
-    finally:
-        store.close()

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from posts.platform import parse_platform
+from scheduler.cli.context import settings
 from scheduler.cli.options import (
     JsonOption,
     LinkOption,
@@ -14,9 +16,8 @@ from scheduler.cli.options import (
     TagOption,
     TagsOnOption,
     ThreadOption,
-    platform_of,
-    split_options,
 )
+from scheduler.cli.output import print_json_rows, stdout_console, warn
 from scheduler.cli.root import app
 
 
@@ -35,18 +36,21 @@ def split(
     tags_on: TagsOnOption = "all",
     json_out: JsonOption = False,
 ) -> None:
-    """Preview how ARTICLE is cut into posts for one platform (writes nothing)."""
-    from posts.article import read_article
-    from posts.split import split_article
-    from scheduler.cli.output import print_json_rows, stdout_console, warn
-    from scheduler.config import get_settings
+    """Preview how ARTICLE is cut into posts for one platform (writes nothing).
 
-    settings = get_settings()
-    options = split_options(
-        platform_of(platform), tag, link, thread, numbering, tags_on, settings.default_tags()
+    Example: campaign split examples/artsakh-op-ed.txt -p x -t Artsakh -t Armenia
+    """
+    from scheduler.campaigns import PostOptions, preview
+
+    options = PostOptions(
+        tags=tuple(tag) if tag else None,
+        link=link,
+        thread=thread,
+        numbering=numbering,
+        tags_on=tags_on,
     )
-    parsed = read_article(article, max_bytes=settings.max_article_bytes)
-    result = split_article(parsed, options)
+    chosen = parse_platform(platform)
+    result = preview(article, chosen, options, settings())
     for message in result.warnings:
         warn(message)
     if json_out:
@@ -65,7 +69,7 @@ def split(
         return
     from rich.table import Table
 
-    table = Table(title=f"{len(result.posts)} posts for {options.platform.value}", show_lines=True)
+    table = Table(title=f"{len(result.posts)} posts for {chosen}", show_lines=True)
     table.add_column("seq", justify="right")
     table.add_column("length", justify="right")
     table.add_column("text", overflow="fold")

@@ -7,44 +7,10 @@ Permanent -> failed at once. Messages must never contain a secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class RemoteRef:
-    """Where a published post lives. `id` is None when the platform has the post
-    but we could not learn its id (X duplicate content with no way to look it up)."""
-
-    id: str | None
-    url: str | None = None
-    uri: str | None = None  # Bluesky at:// URI
-    cid: str | None = None  # Bluesky content hash (strong refs need uri + cid)
-    recovered: bool = False  # found after an ambiguous outcome, not from a clean reply
-    note: str | None = None  # what the log should say about how we know
-
-
-@dataclass(frozen=True)
-class ReplyTarget:
-    """The thread a reply belongs to: Bluesky needs both root and parent."""
-
-    root: RemoteRef
-    parent: RemoteRef
-
-
-@dataclass(frozen=True)
-class OutgoingPost:
-    post_id: int
-    platform: str
-    text: str
-    # Chosen and stored before the first attempt. Bluesky: the record key (a TID).
-    idempotency_key: str
-    # 1-based; > 1 means an earlier attempt may have reached the platform.
-    attempt: int = 1
-    # True when an earlier attempt ended without knowing whether the post went out
-    # (timeout, dropped connection, expired lease): look before posting again.
-    ambiguous: bool = False
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
 
 
 class PublishError(Exception):
@@ -71,12 +37,8 @@ class Permanent(PublishError):
     """400/401/403: retrying the same request will not help."""
 
 
-class MissingCredentials(Exception):
-    """The platform's credentials are not configured; str() names the variables."""
-
-
 class Publisher(Protocol):
-    platform: str
+    platform: Platform
 
     def publish(self, post: OutgoingPost, reply_to: ReplyTarget | None) -> RemoteRef: ...
 

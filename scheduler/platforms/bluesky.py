@@ -18,22 +18,19 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from atproto import Client, Request, Session, SessionEvent, client_utils, models
 from atproto_client import exceptions as xrpc
 
-from scheduler.platforms.base import (
-    MissingCredentials,
-    OutgoingPost,
-    Permanent,
-    RateLimited,
-    RemoteRef,
-    ReplyTarget,
-    Transient,
-)
-from scheduler.platforms.tid import is_tid
+from scheduler.clock import utcnow
+from scheduler.keys import is_tid
+from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.platforms.base import Permanent, RateLimited, Transient
+
+if TYPE_CHECKING:
+    from scheduler.config import BlueskyCredentials
 
 log = logging.getLogger(__name__)
 
@@ -51,26 +48,23 @@ _DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=1)
 
 
 class BlueskyPublisher:
-    platform = "bluesky"
+    platform = Platform.BLUESKY
 
     def __init__(
         self,
-        handle: str,
-        app_password: str,
-        pds_url: str = "https://bsky.social",
+        credentials: BlueskyCredentials,
         session_path: Path | None = None,
         timeout: float = 30.0,
         *,
         langs: Sequence[str] | None = None,
+        clock: Clock = utcnow,
     ) -> None:
-        handle = handle.strip().lstrip("@")
-        if not handle or not app_password:
-            raise MissingCredentials("set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD")
-        self._handle = handle
-        self._password = app_password
-        self._pds_url = pds_url.rstrip("/")
+        self._handle = credentials.handle
+        self._password = credentials.app_password
+        self._pds_url = credentials.pds_url.rstrip("/")
         self._session_path = session_path
         self._timeout = timeout
+        self._clock = clock
         self._langs = list(langs) if langs else None
         self._client: Any = None
         self._session: Any = None  # atproto Session, kept current by on_session_change
@@ -92,7 +86,9 @@ class BlueskyPublisher:
             try:
                 info = self._authed(lambda c: c.com.atproto.server.get_session())
             except xrpc.RateLimitExceededError as exc:
-                raise _rate_limited("Bluesky rate limit on getSession", exc) from None
+                raise _rate_limited(
+                    "Bluesky rate limit on getSession", exc, self._clock()
+                ) from None
             except (xrpc.BadRequestError, xrpc.UnauthorizedError) as exc:
                 raise Permanent(
                     f"Bluesky refused the session of @{self._handle}: {_describe(exc)}"
@@ -125,7 +121,9 @@ class BlueskyPublisher:
                     )
                 )
             except xrpc.RateLimitExceededError as exc:
-                raise _rate_limited("Bluesky rate limit on createRecord", exc) from None
+                raise _rate_limited(
+                    "Bluesky rate limit on createRecord", exc, self._clock()
+                ) from None
             except (xrpc.BadRequestError, xrpc.UnauthorizedError) as exc:
                 if _xrpc_error(exc) == "RecordAlreadyExists":  # newer PDS, atproto#4728
                     return self._recover(rkey, post.text, "the PDS said the record exists")
@@ -202,7 +200,8 @@ class BlueskyPublisher:
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
             "text": text,
-            "createdAt": datetime.now(UTC)
+            "createdAt": self._clock()
+            .astimezone(UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
@@ -217,6 +216,9 @@ class BlueskyPublisher:
                 "parent": _strong_ref(reply_to.parent, "parent"),
             }
         return record
+
+    def _rate_limited(self, what: str, exc: xrpc.RateLimitExceededError) -> RateLimited:
+        return _rate_limited(what, exc, self._clock())
 
     def _web_url(self, rkey: str) -> str:
         return f"https://bsky.app/profile/{self._handle}/post/{rkey}"
@@ -260,7 +262,7 @@ class BlueskyPublisher:
         try:
             self._client.login(self._handle, self._password, fetch_bsky_profile=False)
         except xrpc.RateLimitExceededError as exc:
-            raise _rate_limited("Bluesky rate limit on login", exc) from None
+            raise self._rate_limited("Bluesky rate limit on login", exc) from None
         except xrpc.UnauthorizedError as exc:
             self._rejected = self._login_rejected(exc)
             raise Permanent(self._rejected) from None
@@ -289,7 +291,9 @@ class BlueskyPublisher:
             log.info("bluesky: refreshed the session for @%s", self._handle)
             return
         except xrpc.RateLimitExceededError as exc:
-            raise _rate_limited("Bluesky rate limit on session refresh", exc) from None
+            raise _rate_limited(
+                "Bluesky rate limit on session refresh", exc, self._clock()
+            ) from None
         except (xrpc.BadRequestError, xrpc.UnauthorizedError, xrpc.LoginRequiredError) as exc:
             log.info("bluesky: session refresh refused (%s); logging in again", _describe(exc))
         except (httpx.HTTPError, xrpc.AtProtocolError) as exc:
@@ -301,7 +305,7 @@ class BlueskyPublisher:
             expires = datetime.fromtimestamp(self._session.access_jwt_payload.exp, UTC)
         except Exception:  # no or undecodable exp: refresh, as the SDK would fail to
             return True
-        return expires - _REFRESH_MARGIN <= datetime.now(UTC)
+        return expires - _REFRESH_MARGIN <= self._clock()
 
     def _authed(self, call: Callable[[Any], T]) -> T:
         """Run an SDK call; on a token error re-authenticate once and run it again.
@@ -342,7 +346,7 @@ class BlueskyPublisher:
         ):
             return None
         session: str = data["session"]
-        return session if _resumable(session) else None
+        return session if _resumable(session, self._clock()) else None
 
     def _save_session(self, session: Any) -> None:
         if self._session_path is None:
@@ -451,16 +455,16 @@ def _describe(exc: BaseException) -> str:
     return f"network error ({type(cause or exc).__name__})"
 
 
-def _rate_limited(what: str, exc: xrpc.RateLimitExceededError) -> RateLimited:
+def _rate_limited(what: str, exc: xrpc.RateLimitExceededError, now: datetime) -> RateLimited:
     reset_at = exc.reset_at
     if reset_at is None:
         wait = exc.retry_after
         delay = timedelta(seconds=wait) if wait is not None else _DEFAULT_RATE_LIMIT_WAIT
-        reset_at = datetime.now(UTC) + delay
+        reset_at = now + delay
     return RateLimited(f"{what}; resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC", reset_at)
 
 
-def _resumable(session_string: str) -> bool:
+def _resumable(session_string: str, now: datetime) -> bool:
     """A saved session worth resuming: well-formed, for an http(s) PDS, and with a refresh
     token that has not expired (else a refresh would fail and we would log in anyway)."""
     try:
@@ -471,7 +475,7 @@ def _resumable(session_string: str) -> bool:
             str(session.pds_endpoint).startswith(("https://", "http://"))
             and access.sub == session.did
             and refresh.exp is not None
-            and datetime.fromtimestamp(refresh.exp, UTC) > datetime.now(UTC)
+            and datetime.fromtimestamp(refresh.exp, UTC) > now
         )
     except Exception:  # corrupt or foreign: fall back to the password
         return False

@@ -6,11 +6,11 @@ import hashlib
 import sys
 from typing import TextIO
 
-from scheduler.platforms.base import OutgoingPost, RemoteRef, ReplyTarget
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
 
 
 class DryRunPublisher:
-    def __init__(self, platform: str, out: TextIO | None = None) -> None:
+    def __init__(self, platform: Platform, out: TextIO | None = None) -> None:
         self.platform = platform
         self.out = out if out is not None else sys.stdout
         self.published: list[tuple[OutgoingPost, ReplyTarget | None]] = []

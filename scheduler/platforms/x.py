@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -21,22 +21,20 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 
-from scheduler.platforms.base import (
-    MissingCredentials,
-    OutgoingPost,
-    Permanent,
-    PublishError,
-    RateLimited,
-    RemoteRef,
-    ReplyTarget,
-    Transient,
-)
+from scheduler.clock import utcnow
+from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.platforms.base import Permanent, PublishError, RateLimited, Transient
+
+if TYPE_CHECKING:
+    from scheduler.config import XCredentials
 
 log = logging.getLogger(__name__)
 
 X_API = "https://api.twitter.com"
-CREDENTIAL_VARS = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
-UNAUTHORIZED = "X rejected the credentials (401 Unauthorized): check " + ", ".join(CREDENTIAL_VARS)
+UNAUTHORIZED = (
+    "X rejected the credentials (401 Unauthorized): check X_API_KEY, X_API_SECRET, "
+    "X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"
+)
 DUPLICATE_NOTE = "X refused it as duplicate content: already published, id unknown"
 # X's 15-minute windows: the wait when a 429 carries no usable reset header.
 DEFAULT_WAIT = timedelta(minutes=15)
@@ -137,39 +135,24 @@ class _XAdapter(HTTPAdapter):
 
 
 class XPublisher:
-    platform: str = "x"
+    platform = Platform.X
 
     def __init__(
-        self,
-        api_key: str,
-        api_secret: str,
-        access_token: str,
-        access_token_secret: str,
-        base_url: str = X_API,
-        timeout: float = 30.0,
+        self, credentials: XCredentials, timeout: float = 30.0, clock: Clock = utcnow
     ) -> None:
-        given = dict(
-            zip(
-                CREDENTIAL_VARS,
-                (api_key, api_secret, access_token, access_token_secret),
-                strict=True,
-            )
-        )
-        missing = [name for name, value in given.items() if not value]
-        if missing:
-            raise MissingCredentials("X credentials are not configured: set " + ", ".join(missing))
-        _REDACTOR.add(given.values())
+        _REDACTOR.add(credentials.secrets())
         self._timeout = timeout
+        self._clock = clock
         self._client: Any = tweepy.Client(
-            consumer_key=api_key,
-            consumer_secret=api_secret,
-            access_token=access_token,
-            access_token_secret=access_token_secret,
+            consumer_key=credentials.api_key,
+            consumer_secret=credentials.api_secret,
+            access_token=credentials.access_token,
+            access_token_secret=credentials.access_token_secret,
             # Sleeping inside a publish call would stall the dispatcher for up to 15 min;
             # it defers the post to reset_at instead.
             wait_on_rate_limit=False,
         )
-        base = base_url.rstrip("/")
+        base = credentials.base_url.rstrip("/")
         gateway = None if base == X_API else base
         self._client.session.mount(f"{X_API}/", _XAdapter(gateway, timeout))
         self._me: tuple[str, str] | None = None  # (user id, username)
@@ -196,9 +179,9 @@ class XPublisher:
         except tweepy.Forbidden as exc:
             if _is_duplicate(exc):
                 return self._after_duplicate(post, parent)
-            raise _translate(exc, self._timeout, may_have_posted=True) from exc
+            raise self._translate(exc, may_have_posted=True) from exc
         except (tweepy.TweepyException, requests.RequestException) as exc:
-            raise _translate(exc, self._timeout, may_have_posted=True) from exc
+            raise self._translate(exc, may_have_posted=True) from exc
 
         data = response.data if isinstance(response.data, dict) else {}
         tweet_id = data.get("id")
@@ -288,7 +271,10 @@ class XPublisher:
         try:
             return call(*args, **kwargs)
         except (tweepy.TweepyException, requests.RequestException) as exc:
-            raise _translate(exc, self._timeout, may_have_posted=False) from exc
+            raise self._translate(exc, may_have_posted=False) from exc
+
+    def _translate(self, exc: Exception, *, may_have_posted: bool) -> PublishError:
+        return _error_kind(exc, self._timeout, self._clock(), may_have_posted=may_have_posted)
 
 
 def status_url(tweet_id: str) -> str:
@@ -325,14 +311,16 @@ def _is_duplicate(exc: Any) -> bool:
     return any("duplicate content" in m for m in messages) or 187 in getattr(exc, "api_codes", [])
 
 
-def _translate(exc: Exception, timeout: float, *, may_have_posted: bool) -> PublishError:
+def _error_kind(
+    exc: Exception, timeout: float, now: datetime, *, may_have_posted: bool
+) -> PublishError:
     """Map a tweepy or requests failure onto the error kinds the dispatcher acts on."""
     if isinstance(exc, tweepy.HTTPException):
         response = exc.response
         status = int(response.status_code)
         said = _detail(exc)
         if isinstance(exc, tweepy.TooManyRequests):
-            reset_at = _reset_at(response.headers)
+            reset_at = _reset_at(response.headers, now)
             return RateLimited(
                 f"X rate limit reached (429 Too Many Requests); "
                 f"resets {reset_at:%Y-%m-%d %H:%M:%S} UTC",
@@ -369,7 +357,7 @@ def _detail(exc: Any) -> str:
     return _REDACTOR.scrub(" ".join(text.split()))
 
 
-def _reset_at(headers: Mapping[str, str]) -> datetime:
+def _reset_at(headers: Mapping[str, str], now: datetime) -> datetime:
     """When to try again after a 429.
 
     x-rate-limit-reset is the 15-minute window. When the 24-hour posting cap is what ran
@@ -382,7 +370,6 @@ def _reset_at(headers: Mapping[str, str]) -> datetime:
         daily = _epoch(headers.get(f"{prefix}-reset"))
         if daily is not None and _epoch(headers.get(f"{prefix}-remaining")) == 0:
             candidates.append(daily)
-    now = datetime.now(UTC)
     if not candidates:
         return now + DEFAULT_WAIT
     reset_at = datetime.fromtimestamp(max(candidates), UTC)

@@ -1,1 +1,242 @@
-"""The database: models, sessions, the claim/lease protocol and the post log."""
+"""The one door into the database: `Store`, whose methods are the operations.
+
+Each method is one transaction that writes its log events with the change. What goes in
+and comes out is the vocabulary of `scheduler.model`; SQLAlchemy models, connections and
+Alembic stay inside this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from scheduler.errors import BadInput, NotFound
+from scheduler.keys import new_idempotency_key
+from scheduler.model import (
+    CANCELLABLE,
+    RETRYABLE,
+    Job,
+    Kind,
+    LogEntry,
+    Outcome,
+    Overview,
+    Plan,
+    Platform,
+    PostRow,
+    QueuedPost,
+    Status,
+)
+from scheduler.store import claim as _claim
+from scheduler.store import lifecycle, queries
+from scheduler.store.db import BUSY_TIMEOUT_MS, Database, open_database, redact
+from scheduler.store.log import add_event, read_log
+from scheduler.store.queueing import queue_campaign
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+__all__ = ["Store", "open_store", "redact"]
+
+
+class Store:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @property
+    def url(self) -> str:
+        return self._db.url
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (done on open unless asked not to)."""
+        from alembic.util import CommandError
+
+        from scheduler.store.migrate import upgrade
+
+        try:
+            upgrade(self._db.engine, revision)
+        except CommandError as exc:  # an unknown revision
+            first = (str(exc).strip().splitlines() or ["unknown revision"])[0]
+            raise BadInput(f"cannot upgrade the database: {first}") from None
+
+    # -- queueing ----------------------------------------------------------------------
+
+    def queue(
+        self,
+        plan: Plan,
+        now: datetime,
+        append: bool = False,
+        new_key: Callable[[Platform], str] = new_idempotency_key,
+    ) -> list[QueuedPost]:
+        """Store the plan's campaign (or append to it) and its posts, threads chained."""
+        with self._db.write() as conn:
+            return queue_campaign(
+                conn,
+                plan.name,
+                plan.source_path,
+                plan.source_sha256,
+                plan.hashtags,
+                plan.posts,
+                append,
+                now,
+                new_key,
+            )
+
+    # -- the daemon's path -----------------------------------------------------------------
+
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Collection[Platform],
+    ) -> list[Job]:
+        """Take up to `limit` due posts for `worker`, leased until now + lease."""
+        with self._db.write() as conn:
+            return _claim.claim_due(conn, worker, now, lease, limit, platforms)
+
+    def record(self, job: Job, outcome: Outcome, worker: str, now: datetime) -> bool:
+        """Write a claimed post's outcome; False when the lease had passed to another
+        daemon and nothing was written."""
+        return self.record_all([(job, outcome)], worker, now)[0]
+
+    def record_all(
+        self, outcomes: Sequence[tuple[Job, Outcome]], worker: str, now: datetime
+    ) -> list[bool]:
+        """Several outcomes in one transaction (a group commit), in order."""
+        with self._db.write() as conn:
+            return [lifecycle.record(conn, job, outcome, worker, now) for job, outcome in outcomes]
+
+    def release(self, jobs: Sequence[Job], reason: str, worker: str, now: datetime) -> int:
+        """Hand claimed posts back unpublished; returns how many were still ours."""
+        with self._db.write() as conn:
+            return lifecycle.release(conn, jobs, reason, worker, now)
+
+    def heartbeat(self, worker: str, now: datetime) -> None:
+        with self._db.write() as conn:
+            queries.heartbeat(conn, worker, now)
+
+    def worker_stopped(self, worker: str, now: datetime) -> None:
+        with self._db.write() as conn:
+            queries.worker_stopped(conn, worker, now)
+
+    def note_no_credentials(
+        self, worker: str, platform: Platform, reason: str, now: datetime
+    ) -> None:
+        """A daemon-wide event: this platform's posts stay queued."""
+        with self._db.write() as conn:
+            add_event(
+                conn, None, Kind.NO_CREDENTIALS, now, worker, platform=platform, reason=reason
+            )
+
+    def next_wake(
+        self, platforms: Collection[Platform], after: datetime, count_pending: bool = False
+    ) -> tuple[datetime | None, int | None]:
+        """The next time something becomes claimable after `after` (a post falls due or
+        a lease expires) and, if asked (it costs a scan), how many posts are pending."""
+        with self._db.read() as conn:
+            due = queries.next_due_time(conn, platforms, after=after)
+            expiry = queries.earliest_lease_expiry(conn, after=after)
+            pending = queries.pending_count(conn, platforms) if count_pending else None
+        times = [t for t in (due, expiry) if t is not None]
+        return (min(times) if times else None), pending
+
+    # -- people's changes --------------------------------------------------------------
+
+    def cancel(
+        self, post_ids: Sequence[int] = (), campaign: str | None = None, *, now: datetime
+    ) -> list[int]:
+        """Cancel queued or held posts (by id, or every one of a campaign); later parts
+        of their threads are held. Returns the ids."""
+        with self._db.write() as conn:
+            ids = self._targets(conn, post_ids, campaign, CANCELLABLE)
+            return lifecycle.cancel(conn, ids, now)
+
+    def retry(
+        self, post_ids: Sequence[int] = (), campaign: str | None = None, *, now: datetime
+    ) -> list[int]:
+        """Queue failed, held or cancelled posts again. Returns the ids."""
+        with self._db.write() as conn:
+            ids = self._targets(conn, post_ids, campaign, RETRYABLE)
+            return lifecycle.retry(conn, ids, now)
+
+    @staticmethod
+    def _targets(
+        conn: Connection, post_ids: Sequence[int], campaign: str | None, wanted: Collection[Status]
+    ) -> list[int]:
+        if campaign is None:
+            return list(post_ids)
+        return [row.id for row in queries.list_posts(conn, campaign, statuses=wanted)]
+
+    # -- listings ----------------------------------------------------------------------
+
+    def posts(
+        self,
+        campaign: str | None = None,
+        statuses: Collection[Status] = (),
+        platform: Platform | None = None,
+        post_ids: Collection[int] | None = None,
+    ) -> list[PostRow]:
+        """Posts in schedule order; an unknown campaign is NotFound."""
+        with self._db.read() as conn:
+            return queries.list_posts(conn, campaign, statuses, platform, post_ids)
+
+    def post(self, post_id: int) -> PostRow:
+        found = self.posts(post_ids=[post_id])
+        if not found:
+            raise NotFound(f"no post with id {post_id}")
+        return found[0]
+
+    def log(
+        self,
+        campaign: str | None = None,
+        post_id: int | None = None,
+        platform: Platform | None = None,
+        kinds: Collection[str] = (),
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        """The post log, oldest first (`limit`: the newest N); unknown names are NotFound."""
+        with self._db.read() as conn:
+            if campaign is not None:
+                queries.campaign_id(conn, campaign)
+            if post_id is not None and not queries.list_posts(conn, post_ids=[post_id]):
+                raise NotFound(f"no post with id {post_id}")
+            return read_log(conn, campaign, post_id, platform, kinds, since, limit)
+
+    def overview(self, now: datetime) -> Overview:
+        with self._db.read() as conn:
+            return Overview(
+                counts=queries.counts_by_status(conn),
+                next_due=queries.next_due(conn),
+                overdue=queries.overdue_count(conn, now),
+                workers=tuple(queries.workers(conn)),
+            )
+
+
+def open_store(url: str, migrate: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
+    """Open (and on first use create or upgrade) the database at `url`."""
+    database = open_database(url, busy_timeout_ms)
+    if migrate:
+        from scheduler.store.migrate import ensure_current
+
+        try:
+            ensure_current(database.engine)
+        except BaseException:
+            database.close()
+            raise
+    return Store(database)

@@ -1,30 +1,26 @@
-"""Opening the database: engine settings per dialect, migrations on first use.
+"""Opening the database: engine settings per dialect, connections per transaction.
 
 SQLite: WAL, a busy timeout, foreign keys, and transactions that say up front whether
 they write (`BEGIN IMMEDIATE`), so two writers queue on the lock instead of one
 failing half-way. PostgreSQL: pre-ping, so a killed connection is replaced.
+Every operation runs on a Core `Connection` inside one transaction: no ORM session,
+identity map or unit of work between the code and its SQL.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session
 
-from scheduler.errors import BadInput, CampaignError
+from scheduler.errors import BadInput, DatabaseUnavailable
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-class DatabaseUnavailable(CampaignError):
-    """The database cannot be reached or is locked beyond the busy timeout."""
 
 
 def redact(url: str) -> str:
@@ -35,7 +31,7 @@ def redact(url: str) -> str:
         return "<an unparsable database URL>"
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -69,40 +65,39 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise BadInput(f"invalid database URL {redact(url)}: {exc}") from None
+    except ImportError as exc:  # a dialect whose driver is not installed (mysql://...)
+        raise BadInput(f"invalid database URL {redact(url)}: no driver for it ({exc})") from None
 
 
-@dataclass
-class Store:
+class Database:
     """The engine plus the two ways in: read transactions and write transactions."""
 
-    url: str
-    engine: Engine
-
-    def __post_init__(self) -> None:
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
         # Made once: execution_options() builds a new engine facade on every call.
-        self._write_engine = self.engine.execution_options(write=True)
+        self._write_engine = engine.execution_options(write=True)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Session]:
-        with self._session(write=False) as session:
-            yield session
+    def read(self) -> Iterator[Connection]:
+        with self._transaction(self.engine) as conn:
+            yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self) -> Iterator[Connection]:
         """One transaction: committed on success, rolled back on any error."""
-        with self._session(write=True) as session:
-            yield session
+        with self._transaction(self._write_engine) as conn:
+            yield conn
 
     @contextlib.contextmanager
-    def _session(self, write: bool) -> Iterator[Session]:
-        bind = self._write_engine if write else self.engine
+    def _transaction(self, engine: Engine) -> Iterator[Connection]:
         try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                yield session
+            with engine.begin() as conn:
+                yield conn
         except DBAPIError as exc:
             # OperationalError: the server went away, or SQLite stayed locked too long.
             if exc.connection_invalidated or isinstance(exc, OperationalError):
@@ -119,19 +114,18 @@ def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
 
 
-def open_store(url: str, migrate: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
-    """Open (and on first use create or upgrade) the database at `url`."""
-    store = Store(url=url, engine=make_engine(url, busy_timeout_ms))
+def open_database(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+    """Connect to the database at `url` (not yet migrated)."""
     try:
-        with store.engine.connect() as conn:
+        database = Database(url, make_engine(url, busy_timeout_ms))
+    except OSError as exc:  # a SQLite path whose directory cannot be created
+        raise DatabaseUnavailable(f"cannot open the database at {redact(url)}: {exc}") from None
+    try:
+        with database.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except DBAPIError as exc:
-        store.close()
+        database.close()
         raise DatabaseUnavailable(
             f"cannot reach the database at {redact(url)}: {_first_line(exc)}"
         ) from None
-    if migrate:
-        from scheduler.store.migrate import ensure_current
-
-        ensure_current(store.engine)
-    return store
+    return database

@@ -1,118 +1,148 @@
-"""Post state changes. Each writes its event in the caller's transaction.
+"""Post state changes (see scheduler.model for the states). Each writes its events on the
+caller's connection, in the caller's transaction.
 
-queued -> publishing -> published; publishing -> queued (retry, rate limit, release);
--> failed; queued -> cancelled; held (a reply whose parent failed or was cancelled,
-or was published with an unknown id). `retry` moves failed/held back to queued.
+The daemon's changes (`record`, `release`) apply only while the worker still holds the
+post's lease: a daemon whose lease expired and was taken over must not overwrite what the
+new owner does, except for a publish, which is a fact whoever reports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, and_, select, update
 
 from scheduler.errors import BadInput, NotFound
-from scheduler.platforms.base import RemoteRef
+from scheduler.model import (
+    CANCELLABLE,
+    RETRYABLE,
+    Deferred,
+    Failed,
+    Job,
+    Kind,
+    Missed,
+    Outcome,
+    Published,
+    RemoteRef,
+    RetryLater,
+    Status,
+)
 from scheduler.store.log import add_event, add_events
-from scheduler.store.models import Kind, Post, Status
-
-_OPEN = (Status.QUEUED.value, Status.HELD.value)
-# Cancelling is undone by retry too, or a cancelled thread post would strand its replies.
-_RETRYABLE = (Status.FAILED.value, Status.HELD.value, Status.CANCELLED.value)
+from scheduler.store.models import Post
+from scheduler.store.queries import MAX_POST_ID
 
 
-def hold_replies(session: Session, post: Post, reason: str, now: datetime) -> list[int]:
-    """Hold every not-yet-published later part of `post`'s thread."""
-    if post.root_id is None:
-        return []
+def _owned(post_id: int, worker: str) -> ColumnElement[bool]:
+    return and_(Post.id == post_id, Post.status == Status.PUBLISHING, Post.lease_owner == worker)
+
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+
+
+def hold_replies(conn: Connection, post_id: int, reason: str, now: datetime) -> list[int]:
+    """Hold every queued later part of `post_id`'s thread."""
+    thread = select(Post.root_id, Post.seq).where(Post.id == post_id).subquery()
     held = list(
-        session.scalars(
+        conn.scalars(
             update(Post)
             .where(
-                Post.root_id == post.root_id,
-                Post.seq > post.seq,
-                Post.status == Status.QUEUED.value,
+                Post.root_id == thread.c.root_id,
+                Post.seq > thread.c.seq,
+                Post.status == Status.QUEUED,
             )
-            .values(status=Status.HELD.value, last_error=reason, updated_at=now)
+            .values(status=Status.HELD, last_error=reason, updated_at=now)
             .returning(Post.id)
         )
     )
-    add_events(session, sorted(held), Kind.HELD, now, reason=reason, parent=post.id)
+    add_events(conn, sorted(held), Kind.HELD, now, reason=reason, parent=post_id)
     return held
 
 
-def _owned(post: Post, worker: str) -> bool:
-    return post.status == Status.PUBLISHING.value and post.lease_owner == worker
+# -- the daemon's outcomes ------------------------------------------------------------------
 
 
-def _clear_lease(post: Post, now: datetime) -> None:
-    post.lease_owner = None
-    post.lease_until = None
-    post.updated_at = now
-
-
-def mark_published(
-    session: Session, post: Post, ref: RemoteRef, worker: str, now: datetime
-) -> None:
-    """Publishing is a fact: record it whoever holds the lease now."""
-    if post.status == Status.PUBLISHED.value:
-        # A slower worker whose lease expired reports what the other already recorded.
-        if ref.id is None or ref.id == post.remote_id:
-            return
-        add_event(
-            session,
-            post.id,
-            Kind.PUBLISHED,
-            now,
+def record(conn: Connection, job: Job, outcome: Outcome, worker: str, now: datetime) -> bool:
+    """Write what happened to a claimed post, with its event. False when nothing was
+    written: the lease passed to another daemon meanwhile (a publish is written anyway)."""
+    post_id = job.post_id
+    if isinstance(outcome, Published):
+        return _published(conn, post_id, outcome.ref, worker, now)
+    if isinstance(outcome, RetryLater):
+        changed = _update_owned(
+            conn,
+            post_id,
             worker,
-            url=ref.url,
-            remote_id=ref.id,
-            note=f"a second copy: the post was already recorded as {post.remote_id}",
+            status=Status.QUEUED,
+            attempts=Post.attempts + 1,
+            ambiguous=Post.ambiguous | outcome.ambiguous,
+            last_error=outcome.reason,
+            next_attempt_at=outcome.at,
+            updated_at=now,
         )
-        return
-    for column, value in _published_values(ref, now).items():
-        setattr(post, column, value)
-    post.attempts += 1
-    _add_published_event(session, post.id, ref, worker, now)
-    if ref.id is None:
-        hold_replies(
-            session,
-            post,
-            f"post {post.id} was published but its id is unknown, so replies cannot chain",
-            now,
+        if changed:
+            add_event(
+                conn,
+                post_id,
+                Kind.RETRY_SCHEDULED,
+                now,
+                worker,
+                reason=outcome.reason,
+                attempt=job.post.attempt,
+                next_attempt_at=outcome.at.isoformat(),
+            )
+        return changed
+    if isinstance(outcome, Deferred):  # not counted as an attempt
+        changed = _update_owned(
+            conn,
+            post_id,
+            worker,
+            status=Status.QUEUED,
+            next_attempt_at=outcome.until,
+            last_error=outcome.reason,
+            updated_at=now,
         )
-
-
-def record_published_fast(
-    session: Session, post_id: int, ref: RemoteRef, worker: str, now: datetime
-) -> bool:
-    """mark_published's common case in one UPDATE and one INSERT, without loading the
-    post: it is ours (our lease) and the platform gave its id. False otherwise, and then
-    nothing was written: the caller takes mark_published."""
-    if ref.id is None:
-        return False
-    updated = session.execute(
-        update(Post)
-        .where(
-            Post.id == post_id,
-            Post.status == Status.PUBLISHING.value,
-            Post.lease_owner == worker,
+        if changed:
+            add_event(
+                conn, post_id, Kind.RATE_LIMITED, now, worker, until=outcome.until.isoformat()
+            )
+        return changed
+    if isinstance(outcome, Failed):
+        changed = _update_owned(
+            conn,
+            post_id,
+            worker,
+            status=Status.FAILED,
+            attempts=Post.attempts + 1,
+            ambiguous=Post.ambiguous | outcome.ambiguous,
+            last_error=outcome.reason,
+            updated_at=now,
         )
-        .values(attempts=Post.attempts + 1, **_published_values(ref, now))
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    _add_published_event(session, post_id, ref, worker, now)
-    return True
+    else:  # Missed: never attempted
+        assert isinstance(outcome, Missed)
+        changed = _update_owned(
+            conn, post_id, worker, status=Status.FAILED, last_error=outcome.reason, updated_at=now
+        )
+    if changed:
+        add_event(conn, post_id, Kind.FAILED, now, worker, reason=outcome.reason)
+        hold_replies(conn, post_id, f"post {post_id} failed: {outcome.reason}", now)
+    return changed
 
 
-def _published_values(ref: RemoteRef, now: datetime) -> dict[str, object]:
-    """The columns a publish sets (besides counting the attempt)."""
-    return {
-        "status": Status.PUBLISHED.value,
+def _update_owned(conn: Connection, post_id: int, worker: str, **values: Any) -> bool:
+    """Change a post this worker holds, and give up the lease."""
+    return _update(conn, _owned(post_id, worker), {**values, **_NO_LEASE})
+
+
+def _update(conn: Connection, where: ColumnElement[bool], values: dict[str, Any]) -> bool:
+    return bool(conn.execute(update(Post).where(where).values(**values)).rowcount == 1)
+
+
+def _published(conn: Connection, post_id: int, ref: RemoteRef, worker: str, now: datetime) -> bool:
+    values: dict[str, Any] = {
+        "status": Status.PUBLISHED,
+        "attempts": Post.attempts + 1,
         "remote_id": ref.id,
         "remote_uri": ref.uri,
         "remote_cid": ref.cid,
@@ -120,165 +150,133 @@ def _published_values(ref: RemoteRef, now: datetime) -> dict[str, object]:
         "published_at": now,
         "last_error": None,
         "ambiguous": False,
-        "lease_owner": None,
-        "lease_until": None,
         "updated_at": now,
+        **_NO_LEASE,
     }
-
-
-def _add_published_event(
-    session: Session, post_id: int, ref: RemoteRef, worker: str, now: datetime
-) -> None:
-    detail = {"url": ref.url, "remote_id": ref.id}
+    # The common case, one UPDATE: the post is still ours.
+    if not _update(conn, _owned(post_id, worker), values):
+        # Publishing is a fact: record it whoever holds the lease now, unless another
+        # daemon already recorded it (a slower worker whose lease expired reports it too).
+        current = conn.execute(
+            select(Post.status, Post.remote_id).where(Post.id == post_id)
+        ).one_or_none()
+        if current is None:
+            return False
+        if current.status == Status.PUBLISHED:
+            if ref.id is None or ref.id == current.remote_id:
+                return False
+            add_event(
+                conn,
+                post_id,
+                Kind.PUBLISHED,
+                now,
+                worker,
+                url=ref.url,
+                remote_id=ref.id,
+                note=f"a second copy: the post was already recorded as {current.remote_id}",
+            )
+            return False
+        _update(conn, Post.id == post_id, values)
+    detail: dict[str, Any] = {"url": ref.url, "remote_id": ref.id}
     if ref.note:
         detail["note"] = ref.note
-    kind = Kind.RECOVERED if ref.recovered else Kind.PUBLISHED
-    add_event(session, post_id, kind, now, worker, **detail)
-
-
-def schedule_retry(
-    session: Session,
-    post: Post,
-    reason: str,
-    retry_at: datetime,
-    ambiguous: bool,
-    max_attempts: int,
-    worker: str,
-    now: datetime,
-) -> bool:
-    """A transient failure: queue again, or fail once attempts are used up.
-
-    Returns False when the lease was lost meanwhile (another daemon owns the post)."""
-    if not _owned(post, worker):
-        return False
-    post.attempts += 1
-    post.ambiguous = post.ambiguous or ambiguous
-    post.last_error = reason
-    if post.attempts >= max_attempts:
-        mark_failed(
-            session, post, f"{reason} (gave up after {post.attempts} attempts)", worker, now
-        )
-        return True
-    post.status = Status.QUEUED.value
-    post.next_attempt_at = retry_at
-    _clear_lease(post, now)
     add_event(
-        session,
-        post.id,
-        Kind.RETRY_SCHEDULED,
-        now,
-        worker,
-        reason=reason,
-        attempt=post.attempts,
-        next_attempt_at=retry_at.isoformat(),
+        conn, post_id, Kind.RECOVERED if ref.recovered else Kind.PUBLISHED, now, worker, **detail
     )
+    if ref.id is None:
+        hold_replies(
+            conn,
+            post_id,
+            f"post {post_id} was published but its id is unknown, so replies cannot chain",
+            now,
+        )
     return True
 
 
-def defer_rate_limited(
-    session: Session, post: Post, reason: str, until: datetime, worker: str, now: datetime
-) -> bool:
-    """429: wait for the platform's reset time; not counted as an attempt."""
-    if not _owned(post, worker):
-        return False
-    post.status = Status.QUEUED.value
-    post.next_attempt_at = until
-    post.last_error = reason
-    _clear_lease(post, now)
-    add_event(session, post.id, Kind.RATE_LIMITED, now, worker, until=until.isoformat())
-    return True
+def release(conn: Connection, jobs: Sequence[Job], reason: str, worker: str, now: datetime) -> int:
+    """Hand claimed posts back unpublished (the daemon is stopping)."""
+    released = 0
+    for job in jobs:
+        if _update_owned(conn, job.post_id, worker, status=Status.QUEUED, updated_at=now):
+            add_event(conn, job.post_id, Kind.RELEASED, now, worker, reason=reason)
+            released += 1
+    return released
 
 
-def mark_failed(
-    session: Session, post: Post, reason: str, worker: str | None, now: datetime
-) -> None:
-    post.status = Status.FAILED.value
-    post.last_error = reason
-    _clear_lease(post, now)
-    add_event(session, post.id, Kind.FAILED, now, worker, reason=reason)
-    hold_replies(session, post, f"post {post.id} failed: {reason}", now)
+# -- people's changes -------------------------------------------------------------------------
 
 
-def fail_permanent(session: Session, post: Post, reason: str, worker: str, now: datetime) -> bool:
-    if not _owned(post, worker):
-        return False
-    post.attempts += 1
-    mark_failed(session, post, reason, worker, now)
-    return True
-
-
-def release(
-    session: Session, posts: Sequence[Post], reason: str, worker: str, now: datetime
-) -> None:
-    """Hand claimed posts back unpublished (shutdown, skipped after a rate limit)."""
-    for post in posts:
-        if _owned(post, worker):
-            post.status = Status.QUEUED.value
-            _clear_lease(post, now)
-            add_event(session, post.id, Kind.RELEASED, now, worker, reason=reason)
-
-
-def _load(session: Session, post_ids: Sequence[int]) -> list[Post]:
-    posts = list(session.scalars(select(Post).where(Post.id.in_(post_ids)).order_by(Post.id)))
-    missing = sorted(set(post_ids) - {p.id for p in posts})
+def _load(conn: Connection, post_ids: Sequence[int]) -> dict[int, Any]:
+    possible = [i for i in post_ids if abs(i) <= MAX_POST_ID]
+    rows = conn.execute(
+        select(Post.id, Post.status, Post.parent_id, Post.scheduled_at, Post.remote_id).where(
+            Post.id.in_(possible)
+        )
+    ).all()
+    found = {row.id: row for row in rows}
+    missing = sorted(set(post_ids) - set(found))
     if missing:
         raise NotFound(f"no post with id {', '.join(map(str, missing))}")
-    return posts
+    return found
 
 
-def cancel(session: Session, post_ids: Sequence[int], now: datetime) -> list[Post]:
+def cancel(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int]:
     """Cancel queued or held posts; later parts of their threads are held."""
-    posts = _load(session, post_ids)
-    for post in posts:
-        if post.status not in _OPEN and post.status != Status.CANCELLED.value:
-            raise BadInput(f"post {post.id} is {post.status} and cannot be cancelled")
-    for post in posts:
-        if post.status == Status.CANCELLED.value:
+    posts = _load(conn, post_ids)
+    for post_id in sorted(posts):
+        status = posts[post_id].status
+        if status not in CANCELLABLE and status != Status.CANCELLED:
+            raise BadInput(f"post {post_id} is {status} and cannot be cancelled")
+    for post_id in sorted(posts):
+        if posts[post_id].status == Status.CANCELLED:
             continue
-        post.status = Status.CANCELLED.value
-        post.updated_at = now
-        add_event(session, post.id, Kind.CANCELLED, now)
-        hold_replies(session, post, f"post {post.id} was cancelled", now)
-    return posts
+        conn.execute(
+            update(Post).where(Post.id == post_id).values(status=Status.CANCELLED, updated_at=now)
+        )
+        add_event(conn, post_id, Kind.CANCELLED, now)
+        hold_replies(conn, post_id, f"post {post_id} was cancelled", now)
+    return sorted(posts)
 
 
-def retry(session: Session, post_ids: Sequence[int], now: datetime) -> list[Post]:
+def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int]:
     """Failed, held or cancelled posts go back to the queue, due now (or at their time
     if that is later)."""
-    posts = _load(session, post_ids)
-    chosen = {p.id for p in posts}
-    for post in posts:
-        if post.status not in _RETRYABLE:
+    posts = _load(conn, post_ids)
+    parents = _load(
+        conn,
+        sorted({p.parent_id for p in posts.values() if p.parent_id is not None} - set(posts)),
+    )
+    for post_id in sorted(posts):
+        post = posts[post_id]
+        if post.status not in RETRYABLE:
             raise BadInput(
-                f"post {post.id} is {post.status}; only failed, held or cancelled posts are retried"
+                f"post {post_id} is {post.status}; only failed, held or cancelled posts are retried"
             )
-        if post.parent_id is not None and post.parent_id not in chosen:
-            parent = session.get(Post, post.parent_id)
-            if parent is not None and parent.status not in (
-                Status.QUEUED.value,
-                Status.PUBLISHING.value,
-                Status.PUBLISHED.value,
-            ):
-                raise BadInput(
-                    f"post {post.id} replies to post {parent.id}, which is {parent.status}: "
-                    f"retry {parent.id} too"
-                )
-            if (
-                parent is not None
-                and parent.status == Status.PUBLISHED.value
-                and not parent.remote_id
-            ):
-                raise BadInput(
-                    f"post {post.id} replies to post {parent.id}, whose id on the platform is "
-                    "unknown, so the reply cannot chain"
-                )
-    for post in posts:
-        post.status = Status.QUEUED.value
-        post.attempts = 0
-        post.last_error = None
-        post.next_attempt_at = max(now, post.scheduled_at)
-        post.updated_at = now
-        add_event(
-            session, post.id, Kind.REQUEUED, now, next_attempt_at=post.next_attempt_at.isoformat()
+        parent = parents.get(post.parent_id)
+        if parent is None:
+            continue
+        if parent.status not in (Status.QUEUED, Status.PUBLISHING, Status.PUBLISHED):
+            raise BadInput(
+                f"post {post_id} replies to post {parent.id}, which is {parent.status}: "
+                f"retry {parent.id} too"
+            )
+        if parent.status == Status.PUBLISHED and not parent.remote_id:
+            raise BadInput(
+                f"post {post_id} replies to post {parent.id}, whose id on the platform is "
+                "unknown, so the reply cannot chain"
+            )
+    for post_id in sorted(posts):
+        due = max(now, posts[post_id].scheduled_at)
+        conn.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(
+                status=Status.QUEUED,
+                attempts=0,
+                last_error=None,
+                next_attempt_at=due,
+                updated_at=now,
+            )
         )
-    return posts
+        add_event(conn, post_id, Kind.REQUEUED, now, next_attempt_at=due.isoformat())
+    return sorted(posts)

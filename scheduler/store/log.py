@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, insert, literal, select
 
-from scheduler.store.models import Campaign, Event, Kind, Post
+from scheduler.model import Kind, LogEntry, Platform
+from scheduler.store.models import Campaign, Event, Post
 
 
 def add_event(
-    session: Session,
+    conn: Connection,
     post_id: int | None,
     kind: Kind,
     at: datetime,
     worker: str | None = None,
     **detail: Any,
 ) -> None:
-    session.add(Event(post_id=post_id, kind=kind.value, at=at, worker=worker, detail=detail))
+    conn.execute(
+        insert(Event),
+        {"post_id": post_id, "kind": kind.value, "at": at, "worker": worker, "detail": detail},
+    )
 
 
 def add_events(
-    session: Session,
+    conn: Connection,
     post_ids: Sequence[int],
     kind: Kind,
     at: datetime,
@@ -34,8 +36,8 @@ def add_events(
 ) -> None:
     """The same event for many posts, as one bulk insert."""
     if post_ids:
-        session.execute(
-            insert(Event.metadata.tables["events"]),  # Core: no ORM work per row
+        conn.execute(
+            insert(Event),
             [
                 {"post_id": pid, "kind": kind.value, "at": at, "worker": worker, "detail": detail}
                 for pid in post_ids
@@ -44,11 +46,10 @@ def add_events(
 
 
 def add_events_where(
-    session: Session, posts: ColumnElement[bool], kind: Kind, at: datetime, **detail: Any
+    conn: Connection, posts: ColumnElement[bool], kind: Kind, at: datetime, **detail: Any
 ) -> None:
     """The same event for every post matching `posts`, written by the database itself
     (INSERT ... SELECT): no row crosses from Python, which matters for 100,000 posts."""
-    events = Event.metadata.tables["events"]
     rows = (
         select(
             Post.id,
@@ -60,34 +61,32 @@ def add_events_where(
         .where(posts)
         .order_by(Post.id)
     )  # the log reads in post order, like the queue
-    session.execute(insert(events).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    id: int
-    at: datetime
-    kind: str
-    post_id: int | None
-    campaign: str | None
-    platform: str | None
-    seq: int | None
-    worker: str | None
-    detail: dict[str, Any]
+    conn.execute(insert(Event).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
 
 
 def read_log(
-    session: Session,
+    conn: Connection,
     campaign: str | None = None,
     post_id: int | None = None,
-    platform: str | None = None,
-    kind: str | None = None,
+    platform: Platform | None = None,
+    kinds: Collection[str] = (),
     since: datetime | None = None,
     limit: int | None = None,
 ) -> list[LogEntry]:
-    """Events matching the filters, oldest first; `limit` keeps the newest N."""
+    """Events matching the filters (`kinds`: any of them), oldest first; `limit` keeps
+    the newest N."""
     query = (
-        select(Event, Post.platform, Post.seq, Campaign.name)
+        select(
+            Event.id,
+            Event.at,
+            Event.kind,
+            Event.post_id,
+            Campaign.name,
+            Post.platform,
+            Post.seq,
+            Event.worker,
+            Event.detail,
+        )
         .outerjoin(Post, Post.id == Event.post_id)
         .outerjoin(Campaign, Campaign.id == Post.campaign_id)
     )
@@ -97,27 +96,26 @@ def read_log(
         query = query.where(Event.post_id == post_id)
     if platform is not None:
         query = query.where(Post.platform == platform)
-    if kind is not None:
-        query = query.where(Event.kind == kind)
+    if kinds:
+        query = query.where(Event.kind.in_(sorted(kinds)))
     if since is not None:
         query = query.where(Event.at >= since)
     query = query.order_by(Event.id.desc())
     if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
+        query = query.limit(min(limit, 2**31 - 1))  # "-n 99999999999999999999": all of them
     entries = [
         LogEntry(
-            id=event.id,
-            at=event.at,
-            kind=event.kind,
-            post_id=event.post_id,
-            campaign=name,
-            platform=platform_name,
-            seq=seq,
-            worker=event.worker,
-            detail=dict(event.detail or {}),
+            id=row.id,
+            at=row.at,
+            kind=row.kind,
+            post_id=row.post_id,
+            campaign=row.name,
+            platform=None if row.platform is None else str(row.platform),
+            seq=row.seq,
+            worker=row.worker,
+            detail=dict(row.detail or {}),
         )
-        for event, platform_name, seq, name in rows
+        for row in conn.execute(query)
     ]
     entries.reverse()
     return entries

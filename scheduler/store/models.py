@@ -1,5 +1,8 @@
 """Tables: campaigns, posts, events (the append-only post log), workers (heartbeats).
 
+The classes declare the schema (Alembic compares against them); the store's operations
+use their columns in Core statements on a Connection, never ORM sessions.
+
 Times are stored as naive UTC and come back aware (UTC), on SQLite and PostgreSQL
 alike, so comparisons in SQL never depend on a session time zone.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from scheduler.model import Platform, Status
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,31 +47,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-class Status(StrEnum):
-    QUEUED = "queued"
-    PUBLISHING = "publishing"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    HELD = "held"
+class _StrEnumColumn(TypeDecorator[E]):
+    """A StrEnum stored as its plain string value (the column stays a VARCHAR)."""
 
+    impl = String(20)
+    cache_ok = True
 
-class Kind(StrEnum):
-    """Event kinds in the post log."""
+    def __init__(self, enum_class: type[E]) -> None:
+        super().__init__()
+        self.enum_class = enum_class  # named as the parameter: part of the cache key
 
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    PUBLISHED = "published"
-    RECOVERED = "recovered"  # published, learnt after an ambiguous outcome
-    RETRY_SCHEDULED = "retry scheduled"
-    RATE_LIMITED = "rate-limited"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    HELD = "held"
-    REQUEUED = "requeued"  # `campaign retry`
-    RELEASED = "released"  # handed back unpublished (shutdown, lease expiry)
-    NO_CREDENTIALS = "no credentials"
-    DATABASE_TROUBLE = "database trouble"
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_class(value)
 
 
 class Base(DeclarativeBase):
@@ -94,7 +91,7 @@ class Post(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[Platform] = mapped_column(_StrEnumColumn(Platform))
     account: Mapped[str] = mapped_column(String(200), default="default")
     seq: Mapped[int]
     # The post this one replies to, and the first post of its thread (Bluesky replies
@@ -103,7 +100,7 @@ class Post(Base):
     root_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
     text: Mapped[str] = mapped_column(Text)
     scheduled_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default=Status.QUEUED.value)
+    status: Mapped[Status] = mapped_column(_StrEnumColumn(Status), default=Status.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_owner: Mapped[str | None] = mapped_column(String(80))

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, func, insert, select, text
 
 from scheduler.errors import BadInput
-from scheduler.platforms.tid import new_idempotency_key
+from scheduler.model import Kind, PlannedPost, Platform, QueuedPost, Status
 from scheduler.store.log import add_events_where
-from scheduler.store.models import Campaign, Kind, Post, Status
-
-
-@dataclass(frozen=True)
-class PlannedPost:
-    platform: str
-    account: str
-    seq: int
-    text: str
-    scheduled_at: datetime
-    thread: bool  # part of a reply chain with the previous post of the same platform
-
-
-@dataclass(frozen=True)
-class QueuedPost:
-    id: int
-    platform: str
-    seq: int
-    scheduled_at: datetime
-    text: str
+from scheduler.store.models import Campaign, Post
 
 
 def queue_campaign(
-    session: Session,
+    conn: Connection,
     name: str,
     source_path: str,
     source_sha256: str,
@@ -43,61 +23,66 @@ def queue_campaign(
     planned: Sequence[PlannedPost],
     append: bool,
     now: datetime,
-    new_key: Callable[[str], str] = new_idempotency_key,
+    new_key: Callable[[Platform], str],
 ) -> list[QueuedPost]:
     """Insert the campaign (or append to it) and its posts, threads chained.
 
     `new_key(platform)` makes each post's idempotency key, stored before any attempt."""
-    campaign = session.scalar(select(Campaign).where(Campaign.name == name))
-    if campaign is not None and not append:
+    campaign_id = conn.scalar(select(Campaign.id).where(Campaign.name == name))
+    if campaign_id is not None and not append:
         raise BadInput(
             f"a campaign named {name!r} exists already: pass --append or --campaign NAME"
         )
-    if campaign is None:
-        campaign = Campaign(
-            name=name,
-            source_path=source_path,
-            source_sha256=source_sha256,
-            hashtags=hashtags,
-            created_at=now,
+    if campaign_id is None:
+        campaign_id = conn.scalar(
+            insert(Campaign)
+            .values(
+                name=name,
+                source_path=source_path,
+                source_sha256=source_sha256,
+                hashtags=hashtags,
+                created_at=now,
+            )
+            .returning(Campaign.id)
         )
-        session.add(campaign)
-        session.flush()
     # Appended posts continue the campaign's numbering per platform.
-    offsets = dict(
-        session.execute(
-            select(Post.platform, func.coalesce(func.max(Post.seq), 0))
-            .where(Post.campaign_id == campaign.id)
+    offsets: dict[Platform, int] = {
+        row.platform: row.last
+        for row in conn.execute(
+            select(Post.platform, func.coalesce(func.max(Post.seq), 0).label("last"))
+            .where(Post.campaign_id == campaign_id)
             .group_by(Post.platform)
-        ).all()
-    )
+        )
+    }
     if not planned:
         return []
     # Ids are reserved first so that each reply's parent and root go in with the row
     # itself: one bulk INSERT, instead of an INSERT and then an UPDATE per reply.
-    ids = _reserve_post_ids(session, len(planned))
-    root: dict[str, int] = {}
-    previous: dict[str, int] = {}
-    rows = []
+    ids = _reserve_post_ids(conn, len(planned))
+    root: dict[Platform, int] = {}
+    previous: dict[Platform, int] = {}
+    rows: list[dict[str, Any]] = []
+    queued: list[QueuedPost] = []
     for post_id, p in zip(ids, planned, strict=True):
         parent_id = root_id = None
         if p.thread:  # a reply points at the previous post and at the thread's root
             parent_id = previous.get(p.platform)
             root_id = root.setdefault(p.platform, post_id)
             previous[p.platform] = post_id
+        seq = p.seq + offsets.get(p.platform, 0)
         rows.append(
             {
                 "id": post_id,
-                "campaign_id": campaign.id,
+                "campaign_id": campaign_id,
                 "platform": p.platform,
                 "account": p.account,
-                "seq": p.seq + offsets.get(p.platform, 0),
+                "seq": seq,
                 "parent_id": parent_id,
                 "root_id": root_id,
                 "text": p.text,
                 "scheduled_at": p.scheduled_at,
                 "next_attempt_at": p.scheduled_at,
-                "status": Status.QUEUED.value,
+                "status": Status.QUEUED,
                 "attempts": 0,
                 "ambiguous": False,
                 "idempotency_key": new_key(p.platform),
@@ -105,14 +90,15 @@ def queue_campaign(
                 "updated_at": now,
             }
         )
-    # A Core executemany (the table, not the class: no ORM bookkeeping for each row;
-    # psycopg pipelines it). Multi-row VALUES and RETURNING were both measured slower.
-    session.execute(insert(Post.metadata.tables["posts"]), rows)
+        queued.append(QueuedPost(post_id, p.platform, seq, p.scheduled_at, p.text))
+    # A Core executemany (psycopg pipelines it). Multi-row VALUES and RETURNING were both
+    # measured slower.
+    conn.execute(insert(Post), rows)
     # This call's posts: this campaign, created now, with ids from the reserved ones.
     add_events_where(
-        session,
+        conn,
         and_(
-            Post.campaign_id == campaign.id,
+            Post.campaign_id == campaign_id,
             Post.created_at == now,
             Post.id.between(ids[0], ids[-1]),
         ),
@@ -120,25 +106,16 @@ def queue_campaign(
         now,
         campaign=name,
     )
-    return [
-        QueuedPost(
-            id=i,
-            platform=p.platform,
-            seq=p.seq + offsets.get(p.platform, 0),
-            scheduled_at=p.scheduled_at,
-            text=p.text,
-        )
-        for i, p in zip(ids, planned, strict=True)
-    ]
+    return queued
 
 
-def _reserve_post_ids(session: Session, count: int) -> list[int]:
+def _reserve_post_ids(conn: Connection, count: int) -> list[int]:
     """`count` fresh post ids. PostgreSQL: from the id sequence, safe beside other
     writers. SQLite: after the largest id, safe because the write transaction
     (BEGIN IMMEDIATE) keeps every other writer out until it commits."""
-    if session.get_bind().dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         return list(
-            session.scalars(
+            conn.scalars(
                 text(
                     "SELECT nextval(pg_get_serial_sequence('posts', 'id')) "
                     "FROM generate_series(1, :n)"
@@ -146,5 +123,5 @@ def _reserve_post_ids(session: Session, count: int) -> list[int]:
                 {"n": count},
             )
         )
-    start = session.scalar(select(func.coalesce(func.max(Post.id), 0))) or 0
+    start = conn.scalar(select(func.coalesce(func.max(Post.id), 0))) or 0
     return list(range(start + 1, start + count + 1))

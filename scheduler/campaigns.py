@@ -1,0 +1,197 @@
+"""Article + options -> Plan: read, split per platform, schedule, check the budgets.
+
+This is where `queue` (and the preview of `split`) get their rules: which tags, how a
+campaign may be named, when a start is too far in the past, when a schedule outruns a
+platform's posting budget. No database and no clock of its own: `now` comes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from posts.article import read_article
+from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
+from scheduler.errors import BadInput
+from scheduler.model import Plan, PlannedPost, Platform
+from scheduler.plan import format_local, parse_duration, parse_when, schedule
+
+if TYPE_CHECKING:
+    from scheduler.config import Settings
+
+MAX_CAMPAIGN_NAME = 200
+
+
+@dataclass(frozen=True)
+class PostOptions:
+    """How an article becomes posts: the options `split` and `queue` share."""
+
+    tags: tuple[str, ...] | None = None  # None: the CAMPAIGN_HASHTAGS setting
+    link: str | None = None
+    thread: bool = True
+    numbering: bool | None = None  # None: on for threads, off for standalone posts
+    tags_on: str = "all"
+
+
+@dataclass(frozen=True)
+class When:
+    """When the posts go out, as the user wrote it (--start, --every, --spread-until)."""
+
+    start: str
+    zone: ZoneInfo
+    every: str | None = None
+    spread_until: str | None = None
+    allow_past: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A platform's posting budget: at most `posts` in any `window_seconds`."""
+
+    posts: int
+    window_seconds: int
+
+
+def budgets(settings: Settings) -> dict[Platform, Budget]:
+    return {
+        Platform.X: Budget(settings.x_budget_posts, settings.x_budget_window_seconds),
+        Platform.BLUESKY: Budget(
+            settings.bluesky_budget_posts, settings.bluesky_budget_window_seconds
+        ),
+    }
+
+
+def split_options(
+    platform: Platform, options: PostOptions, default_tags: Sequence[str]
+) -> SplitOptions:
+    """The splitter's options for one platform: tags normalised, without repeats."""
+    if options.tags_on not in TAG_PLACEMENTS:
+        raise BadInput(f"invalid --tags-on {options.tags_on!r}: choose all, first or last")
+    tags: list[str] = []
+    for tag in options.tags if options.tags else default_tags:
+        canonical = normalize_tag(tag)
+        if canonical.lower() not in (t.lower() for t in tags):
+            tags.append(canonical)
+    return SplitOptions(
+        platform=platform,
+        tags=tuple(tags),
+        link=options.link,
+        thread=options.thread,
+        numbering=options.numbering,
+        tags_on=options.tags_on,  # checked against TAG_PLACEMENTS above
+    )
+
+
+def preview(
+    article: Path, platform: Platform, options: PostOptions, settings: Settings
+) -> SplitResult:
+    """What `split` shows: the posts one platform would get. Reads, writes nothing."""
+    chosen = split_options(platform, options, settings.default_tags())
+    return split_article(read_article(article, max_bytes=settings.max_article_bytes), chosen)
+
+
+def check_campaign_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise BadInput("the campaign name is empty")
+    if len(cleaned) > MAX_CAMPAIGN_NAME:
+        raise BadInput(
+            f"the campaign name is {len(cleaned)} characters; at most {MAX_CAMPAIGN_NAME}"
+        )
+    # The zero-width joiner is what holds emoji sequences such as 👨‍👩‍👧 together.
+    if any(not ch.isprintable() and ch != "\u200d" for ch in cleaned):
+        raise BadInput("the campaign name contains control characters")
+    return cleaned
+
+
+def plan_campaign(
+    article: Path,
+    platforms: Sequence[Platform],
+    when: When,
+    options: PostOptions,
+    settings: Settings,
+    now: datetime,
+    name: str | None = None,
+) -> Plan:
+    """Everything `queue` will store, and the warnings to print once it is stored."""
+    if when.every is not None and when.spread_until is not None:
+        raise BadInput("--every and --spread-until cannot be used together")
+    first = parse_when(when.start, now, when.zone)
+    in_past = first < now - timedelta(seconds=1) and when.start.strip().lower() != "now"
+    if in_past and not when.allow_past:
+        raise BadInput(f"--start {when.start} is in the past; pass --allow-past to queue it anyway")
+    step = parse_duration(when.every) if when.every is not None else None
+    until = parse_when(when.spread_until, now, when.zone) if when.spread_until else None
+    campaign = check_campaign_name(name if name is not None else article.stem)
+
+    parsed = read_article(article, max_bytes=settings.max_article_bytes)
+    warnings = list(parsed.warnings)
+    planned: list[PlannedPost] = []
+    hashtags = ""
+    limits = budgets(settings)
+    for platform in dict.fromkeys(platforms):
+        chosen = split_options(platform, options, settings.default_tags())
+        hashtags = " ".join(chosen.tags)
+        result = split_article(parsed, chosen)
+        warnings.extend(f"{platform}: {w}" for w in result.warnings[len(parsed.warnings) :])
+        times = schedule(len(result.posts), first, when.zone, every=step, until=until)
+        over = budget_warning(platform, times, limits[platform], when.zone)
+        if over:
+            warnings.append(over)
+        planned.extend(
+            PlannedPost(
+                platform=platform,
+                seq=post.seq,
+                text=post.text,
+                scheduled_at=at,
+                thread=options.thread,
+            )
+            for post, at in zip(result.posts, times, strict=True)
+        )
+    return Plan(
+        name=campaign,
+        posts=tuple(planned),
+        source_path=str(article.resolve()),
+        source_sha256=parsed.source_sha256,
+        hashtags=hashtags,
+        warnings=tuple(warnings),
+    )
+
+
+def budget_warning(
+    platform: Platform, times: Sequence[datetime], budget: Budget, zone: ZoneInfo
+) -> str | None:
+    """Say when a schedule exceeds the platform's posting budget, and when the last
+    post would really go out if every post waits for room in the budget."""
+    if len(times) <= budget.posts:
+        return None
+    window = timedelta(seconds=budget.window_seconds)
+    sent: list[datetime] = []
+    for index, planned in enumerate(times):
+        at = planned
+        if index >= budget.posts:
+            at = max(at, sent[index - budget.posts] + window)
+        sent.append(at)
+    if sent[-1] == times[-1]:
+        return None
+    return (
+        f"{platform}: {len(times)} posts exceed the posting budget of {budget.posts} per "
+        f"{budget.window_seconds // 60} min; the last post would really go out at "
+        f"{format_local(sent[-1], zone)}, not {format_local(times[-1], zone)}"
+    )
+
+
+__all__ = [
+    "Budget",
+    "PostOptions",
+    "When",
+    "budget_warning",
+    "check_campaign_name",
+    "plan_campaign",
+    "preview",
+    "split_options",
+]

@@ -1,0 +1,291 @@
+"""The shared vocabulary: the values that cross between the store, the dispatcher, the
+platform adapters, the planning layer and the CLI.
+
+A leaf: it imports nothing from `scheduler`. `Platform` is the one enum from `posts/` to
+the adapters; it lives in `posts/platform.py` (posts may not import scheduler) and is
+re-exported here. Nothing in this module touches a database, a network or a clock.
+
+Post states: queued -> publishing -> published; publishing -> queued (retry, rate limit,
+release, expired lease); -> failed (permanent error, attempts used up, missed); queued or
+held -> cancelled; held: a thread reply whose parent failed, was cancelled, or went out
+with an id we could not learn. `retry` moves failed, held and cancelled posts back to queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from posts.platform import Platform
+
+__all__ = [
+    "CANCELLABLE",
+    "PENDING",
+    "RETRYABLE",
+    "Clock",
+    "Deferred",
+    "Failed",
+    "Job",
+    "Kind",
+    "LogEntry",
+    "Missed",
+    "Outcome",
+    "OutgoingPost",
+    "Overview",
+    "Plan",
+    "PlannedPost",
+    "Platform",
+    "PostRow",
+    "Published",
+    "QueuedPost",
+    "RemoteRef",
+    "ReplyTarget",
+    "RetryLater",
+    "Status",
+    "WorkerRow",
+]
+
+# The wall clock, as every layer takes it: a function returning an aware UTC datetime.
+Clock = Callable[[], datetime]
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+# Which posts each operation may touch.
+CANCELLABLE = frozenset({Status.QUEUED, Status.HELD})
+# Cancelling is undone by retry too, or a cancelled thread post would strand its replies.
+RETRYABLE = frozenset({Status.FAILED, Status.HELD, Status.CANCELLED})
+# Still to go out.
+PENDING = frozenset({Status.QUEUED, Status.PUBLISHING})
+
+
+class Kind(StrEnum):
+    """Event kinds in the post log."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    PUBLISHED = "published"
+    RECOVERED = "recovered"  # published, learnt after an ambiguous outcome
+    RETRY_SCHEDULED = "retry scheduled"
+    RATE_LIMITED = "rate-limited"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+    REQUEUED = "requeued"  # `campaign retry`
+    RELEASED = "released"  # handed back unpublished (the daemon is stopping)
+    NO_CREDENTIALS = "no credentials"
+
+
+# -- what goes to a platform and what comes back --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    """Where a published post lives. `id` is None when the platform has the post
+    but we could not learn its id (X duplicate content with no way to look it up)."""
+
+    id: str | None
+    url: str | None = None
+    uri: str | None = None  # Bluesky at:// URI
+    cid: str | None = None  # Bluesky content hash (strong refs need uri + cid)
+    recovered: bool = False  # found after an ambiguous outcome, not from a clean reply
+    note: str | None = None  # what the log should say about how we know
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The thread a reply belongs to: Bluesky needs both root and parent."""
+
+    root: RemoteRef
+    parent: RemoteRef
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    post_id: int
+    platform: Platform
+    text: str
+    # Chosen and stored before the first attempt. Bluesky: the record key (a TID).
+    idempotency_key: str
+    # 1-based; > 1 means an earlier attempt may have reached the platform.
+    attempt: int = 1
+    # True when an earlier attempt ended without knowing whether the post went out
+    # (timeout, dropped connection, expired lease): look before posting again.
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed post, as plain data: what the dispatcher publishes and then records."""
+
+    post: OutgoingPost
+    account: str
+    reply_to: ReplyTarget | None
+    due: datetime  # when it was meant to go out (its next attempt time)
+
+    @property
+    def post_id(self) -> int:
+        return self.post.post_id
+
+    @property
+    def platform(self) -> Platform:
+        return self.post.platform
+
+
+# -- outcomes: what the dispatcher decided, for the store to record ---------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """The platform has the post (an attempt counted)."""
+
+    ref: RemoteRef
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """A transient failure: queued again for `at` (an attempt counted)."""
+
+    reason: str
+    at: datetime
+    ambiguous: bool = False  # the attempt may have reached the platform: look next time
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Rate-limited: queued again for the platform's reset time (not an attempt)."""
+
+    reason: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A permanent refusal, or the last attempt used up: failed, replies held (counted)."""
+
+    reason: str
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class Missed:
+    """Too late to send: failed without an attempt, replies held."""
+
+    reason: str
+
+
+Outcome = Published | RetryLater | Deferred | Failed | Missed
+
+
+# -- what is queued, and what the listings show ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """One post of a plan, before it is stored."""
+
+    platform: Platform
+    seq: int
+    text: str
+    scheduled_at: datetime
+    thread: bool  # part of a reply chain with the previous post of the same platform
+    account: str = "default"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A campaign ready to queue: its posts in order, and what to tell the user."""
+
+    name: str
+    posts: tuple[PlannedPost, ...]
+    source_path: str = ""
+    source_sha256: str = ""
+    hashtags: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    id: int
+    platform: Platform
+    seq: int
+    scheduled_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class PostRow:
+    """A post as the listings and `show` see it."""
+
+    id: int
+    campaign: str
+    platform: Platform
+    account: str
+    seq: int
+    parent_id: int | None
+    status: Status
+    scheduled_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    remote_id: str | None
+    remote_url: str | None
+    last_error: str | None
+    published_at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    at: datetime
+    kind: str
+    post_id: int | None
+    campaign: str | None
+    platform: str | None
+    seq: int | None
+    worker: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """A daemon's heartbeat row."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    stopped_at: datetime | None
+
+    def running(self, now: datetime, stale_seconds: float) -> bool:
+        return self.stopped_at is None and (now - self.last_seen).total_seconds() <= stale_seconds
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The queue at a glance, read in one transaction (`status`, and `list`'s warning)."""
+
+    counts: dict[Status, int]
+    next_due: PostRow | None
+    overdue: int
+    workers: tuple[WorkerRow, ...]
+
+    @property
+    def last_heartbeat(self) -> datetime | None:
+        return max((w.last_seen for w in self.workers), default=None)
+
+    def unattended(self, now: datetime, stale_seconds: float) -> bool:
+        """Posts are overdue and no daemon has been seen within `stale_seconds`."""
+        seen = self.last_heartbeat
+        return self.overdue > 0 and (seen is None or (now - seen).total_seconds() > stale_seconds)
