@@ -71,6 +71,8 @@ class BlueskyPublisher:
         # Set once the PDS refuses the password: asking again for every queued post would
         # only burn the createSession limit (30 per 5 minutes per handle).
         self._rejected: str | None = None
+        self._expiry_of: Any = None  # the session whose expiry `_expiry` is
+        self._expiry: datetime | None = None
         # One publisher may be shared by threads; logins and refreshes must not interleave.
         self._lock = threading.RLock()
 
@@ -301,11 +303,19 @@ class BlueskyPublisher:
         self._login()
 
     def _refresh_due(self) -> bool:
-        try:
-            expires = datetime.fromtimestamp(self._session.access_jwt_payload.exp, UTC)
-        except Exception:  # no or undecodable exp: refresh, as the SDK would fail to
-            return True
-        return expires - _REFRESH_MARGIN <= self._clock()
+        expires = self._expires_at(self._session)
+        return expires is None or expires - _REFRESH_MARGIN <= self._clock()
+
+    def _expires_at(self, session: Any) -> datetime | None:
+        """When the session's access token expires, decoded once per session (decoding
+        the JWT on every publish cost more than building the record)."""
+        if session is not self._expiry_of:
+            try:
+                self._expiry = datetime.fromtimestamp(session.access_jwt_payload.exp, UTC)
+            except Exception:  # no or undecodable exp: refresh, as the SDK would fail to
+                self._expiry = None
+            self._expiry_of = session
+        return self._expiry
 
     def _authed(self, call: Callable[[Any], T]) -> T:
         """Run an SDK call; on a token error re-authenticate once and run it again.

@@ -103,12 +103,14 @@ class _XAdapter(HTTPAdapter):
     Sets our timeout on every request (tweepy's Client has no timeout parameter) and,
     when a gateway base URL is configured, sends the request there instead. tweepy signs
     each request for api.twitter.com before it reaches this adapter, so a gateway must
-    forward the Authorization header untouched."""
+    forward the Authorization header untouched. The proxies for the destination are read
+    from the environment once, when the publisher is made (see XPublisher)."""
 
-    def __init__(self, gateway: str | None, timeout: float) -> None:
+    def __init__(self, gateway: str | None, timeout: float, proxies: Mapping[str, str]) -> None:
         super().__init__()
         self._gateway = gateway
         self._timeout = timeout
+        self._proxies = dict(proxies)
 
     def send(
         self,
@@ -122,15 +124,13 @@ class _XAdapter(HTTPAdapter):
         if self._gateway is not None:
             parts = urlsplit(request.url or "")
             request.url = self._gateway + parts.path + (f"?{parts.query}" if parts.query else "")
-            # The session chose proxies (and NO_PROXY exemptions) for api.twitter.com.
-            proxies = requests.utils.get_environ_proxies(request.url)
         return super().send(
             request,
             stream=stream,
             timeout=self._timeout,
             verify=verify,
             cert=cert,
-            proxies=proxies,
+            proxies=self._proxies,
         )
 
 
@@ -154,7 +154,16 @@ class XPublisher:
         )
         base = credentials.base_url.rstrip("/")
         gateway = None if base == X_API else base
-        self._client.session.mount(f"{X_API}/", _XAdapter(gateway, timeout))
+        # requests reads the whole environment for proxies and CA bundles on every call
+        # (twice, with a gateway): that was a quarter of a publish's CPU. Read it once
+        # here, for where the requests really go, and tell the session not to read it.
+        session = self._client.session
+        env = session.merge_environment_settings(
+            f"{gateway or X_API}/2/tweets", {}, None, None, None
+        )
+        session.verify = env["verify"]
+        session.trust_env = False
+        session.mount(f"{X_API}/", _XAdapter(gateway, timeout, env["proxies"]))
         self._me: tuple[str, str] | None = None  # (user id, username)
 
     def __repr__(self) -> str:
