@@ -73,7 +73,7 @@ class Settings(BaseSettings):
 
     # -- daemon -------------------------------------------------------------
     poll_seconds: float = Field(5.0, alias="CAMPAIGN_POLL_SECONDS", gt=0)
-    batch_size: int = Field(20, alias="CAMPAIGN_BATCH_SIZE", gt=0)
+    batch_size: int = Field(50, alias="CAMPAIGN_BATCH_SIZE", gt=0)
     lease_seconds: float = Field(120.0, alias="CAMPAIGN_LEASE_SECONDS", gt=0)
     backoff_base_seconds: float = Field(30.0, alias="CAMPAIGN_BACKOFF_BASE_SECONDS", gt=0)
     backoff_cap_seconds: float = Field(3600.0, alias="CAMPAIGN_BACKOFF_CAP_SECONDS", gt=0)

@@ -82,7 +82,7 @@ class Kind(StrEnum):
     CANCELLED = "cancelled"
     HELD = "held"
     REQUEUED = "requeued"  # `campaign retry`
-    RELEASED = "released"  # handed back unpublished (the daemon is stopping)
+    RELEASED = "released"  # handed back unpublished (stopping, or the batch ran long)
     NO_CREDENTIALS = "no credentials"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
@@ -37,6 +38,8 @@ class FakePlatformPublisher:
         self._errors: deque[Exception] = deque()
         self._delays: deque[float] = deque()
         self._next = 0
+        # Called inside every publish (a test moving its clock: a slow platform).
+        self.during_publish: Callable[[], None] | None = None
 
     # -- what the test tells the "platform" to do ------------------------------------
 
@@ -56,6 +59,8 @@ class FakePlatformPublisher:
             error = self._errors.popleft() if self._errors else None
             delay = self._delays.popleft() if self._delays else 0.0
         self.call_started.set()
+        if self.during_publish is not None:
+            self.during_publish()
         if delay:
             time.sleep(delay)
         if error is not None:

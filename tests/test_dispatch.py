@@ -172,6 +172,26 @@ def test_an_accounts_posts_go_out_in_schedule_order(store: Store) -> None:
     assert statuses(store, ids) == ["published", "published", "published", "queued"]
 
 
+def test_a_batch_that_runs_past_half_its_lease_hands_the_rest_back(store: Store) -> None:
+    ids = queue(store, "x", [T0, T0, T0], thread=False)
+    x = FakePlatformPublisher("x")
+    clock = Clock(T0)
+    x.during_publish = lambda: clock.advance(40)  # a platform taking 40 s a post
+    settings = DispatchSettings(batch_size=10, lease=timedelta(seconds=60))
+    d = dispatcher(store, [x], clock, settings)
+
+    first = d.tick()
+    # The second post would begin 40 s into a 60 s lease: past half of it. The tick
+    # claims the rest afresh, with a new lease, and goes on.
+    assert x.published_ids() == ids
+    assert (first.published, first.released) == (3, 3)
+    released = events(store, "released")
+    assert [e.post_id for e in released] == [ids[1], ids[2], ids[2]]
+    assert all("ran long" in str(e.detail["reason"]) for e in released)
+    assert statuses(store, ids) == ["published"] * 3
+    assert len(x.copies) == 3
+
+
 # -- errors ------------------------------------------------------------------------------
 
 

@@ -118,8 +118,12 @@ class Store:
         self, outcomes: Sequence[tuple[Job, Outcome]], worker: str, now: datetime
     ) -> list[bool]:
         """Several outcomes in one transaction (a group commit), in order."""
-        with self._db.write() as conn:
-            return [lifecycle.record(conn, job, outcome, worker, now) for job, outcome in outcomes]
+        try:
+            with self._db.write() as conn:
+                return lifecycle.record_all(conn, outcomes, worker, now)
+        except lifecycle.NotAllOurs:  # rolled back: one post at a time, in a new one
+            with self._db.write() as conn:
+                return [lifecycle.record(conn, j, o, worker, now) for j, o in outcomes]
 
     def release(self, jobs: Sequence[Job], reason: str, worker: str, now: datetime) -> int:
         """Hand claimed posts back unpublished; returns how many were still ours."""

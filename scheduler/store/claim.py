@@ -17,47 +17,75 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, or_, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Integer, and_, bindparam, exists, or_, select, text, update
 
 from scheduler.model import Job, Kind, OutgoingPost, Platform, RemoteRef, ReplyTarget, Status
 from scheduler.store.log import add_events
-from scheduler.store.models import Post
+from scheduler.store.models import POSTS, UTCDateTime
 
 _PG_CLAIM_LOCK = 7_424_618
 RECLAIMED_NOTE = "reclaimed after an expired lease; checking whether it already went out"
 
-
-def _claimable(now: datetime, worker: str, platforms: Collection[Platform]) -> Any:
-    """SELECT id, status of the claimable posts, in publishing order."""
-    parent = aliased(Post)
-    busy = aliased(Post)
-    return (
-        select(Post.id, Post.status)
-        .where(
-            or_(
-                and_(Post.status == Status.QUEUED, Post.next_attempt_at <= now),
-                and_(Post.status == Status.PUBLISHING, Post.lease_until < now),
+# Built once, executed with parameters: building them per claim cost more than running them.
+_P = POSTS.c
+_NOW = bindparam("b_now", type_=UTCDateTime())
+_parent = POSTS.alias("parent")
+_busy = POSTS.alias("busy")
+_CLAIMABLE = (
+    select(_P.id, _P.status)
+    .where(
+        or_(
+            and_(_P.status == Status.QUEUED, _P.next_attempt_at <= _NOW),
+            and_(_P.status == Status.PUBLISHING, _P.lease_until < _NOW),
+        ),
+        _P.platform.in_(bindparam("b_platforms", expanding=True)),
+        or_(
+            _P.parent_id.is_(None),
+            exists().where(
+                _parent.c.id == _P.parent_id,
+                _parent.c.status == Status.PUBLISHED,
+                _parent.c.remote_id.is_not(None),
             ),
-            Post.platform.in_(list(platforms)),
-            or_(
-                Post.parent_id.is_(None),
-                exists().where(
-                    parent.id == Post.parent_id,
-                    parent.status == Status.PUBLISHED,
-                    parent.remote_id.is_not(None),
-                ),
-            ),
-            ~exists().where(
-                busy.platform == Post.platform,
-                busy.account == Post.account,
-                busy.status == Status.PUBLISHING,
-                busy.lease_until >= now,
-                busy.lease_owner != worker,
-            ),
-        )
-        .order_by(Post.next_attempt_at, Post.id)
+        ),
+        ~exists().where(
+            _busy.c.platform == _P.platform,
+            _busy.c.account == _P.account,
+            _busy.c.status == Status.PUBLISHING,
+            _busy.c.lease_until >= _NOW,
+            _busy.c.lease_owner != bindparam("b_worker"),
+        ),
     )
+    .order_by(_P.next_attempt_at, _P.id)
+    .limit(bindparam("b_limit", type_=Integer()))
+)
+_CLAIMABLE_PG = _CLAIMABLE.with_for_update(skip_locked=True, of=POSTS)
+_TAKE = (
+    update(POSTS)
+    .where(_P.id.in_(bindparam("b_ids", expanding=True)))
+    .values(
+        status=Status.PUBLISHING,
+        lease_owner=bindparam("b_worker"),
+        lease_until=bindparam("b_until", type_=UTCDateTime()),
+        # An expired lease means an earlier attempt may have gone out: look before posting.
+        ambiguous=or_(_P.ambiguous, _P.status == Status.PUBLISHING),
+        updated_at=_NOW,
+    )
+    .returning(
+        _P.id,
+        _P.platform,
+        _P.account,
+        _P.text,
+        _P.idempotency_key,
+        _P.attempts,
+        _P.ambiguous,
+        _P.parent_id,
+        _P.root_id,
+        _P.next_attempt_at,
+    )
+)
+_REFS = select(_P.id, _P.remote_id, _P.remote_url, _P.remote_uri, _P.remote_cid).where(
+    _P.id.in_(bindparam("b_ids", expanding=True))
+)
 
 
 def claim_due(
@@ -71,38 +99,29 @@ def claim_due(
     """Claim up to `limit` due posts for `worker`; returns them in publishing order."""
     if not platforms:
         return []
-    candidates = _claimable(now, worker, platforms).limit(limit)
+    params: dict[str, Any] = {
+        "b_now": now,
+        "b_worker": worker,
+        "b_platforms": list(platforms),
+        "b_limit": limit,
+    }
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CLAIM_LOCK})
-        candidates = candidates.with_for_update(skip_locked=True, of=Post)
-    found = conn.execute(candidates).all()
+        found = conn.execute(_CLAIMABLE_PG, params).all()
+    else:
+        found = conn.execute(_CLAIMABLE, params).all()
     if not found:
         return []
-    # An expired lease means an earlier attempt may have gone out: look before posting.
     reclaimed = {row.id for row in found if row.status == Status.PUBLISHING}
     claimed = list(
         conn.execute(
-            update(Post)
-            .where(Post.id.in_([row.id for row in found]))
-            .values(
-                status=Status.PUBLISHING,
-                lease_owner=worker,
-                lease_until=now + lease,
-                ambiguous=or_(Post.ambiguous, Post.status == Status.PUBLISHING),
-                updated_at=now,
-            )
-            .returning(
-                Post.id,
-                Post.platform,
-                Post.account,
-                Post.text,
-                Post.idempotency_key,
-                Post.attempts,
-                Post.ambiguous,
-                Post.parent_id,
-                Post.root_id,
-                Post.next_attempt_at,
-            )
+            _TAKE,
+            {
+                "b_ids": [row.id for row in found],
+                "b_worker": worker,
+                "b_until": now + lease,
+                "b_now": now,
+            },
         )
     )
     claimed.sort(key=lambda p: (p.next_attempt_at, p.id))
@@ -119,11 +138,7 @@ def _jobs(conn: Connection, claimed: Sequence[Any]) -> list[Job]:
     }
     refs: dict[int, RemoteRef] = {}
     if wanted:
-        for row in conn.execute(
-            select(
-                Post.id, Post.remote_id, Post.remote_url, Post.remote_uri, Post.remote_cid
-            ).where(Post.id.in_(wanted))
-        ):
+        for row in conn.execute(_REFS, {"b_ids": sorted(wanted)}):
             refs[row.id] = RemoteRef(
                 id=row.remote_id, url=row.remote_url, uri=row.remote_uri, cid=row.remote_cid
             )

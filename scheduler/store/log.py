@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, insert, literal, select
 
 from scheduler.model import Kind, LogEntry, Platform
-from scheduler.store.models import Campaign, Event, Post
+from scheduler.store.models import EVENTS, Campaign, Event, Post
+
+_INSERT = insert(EVENTS)  # built once: one row per state change, often
 
 
 def add_event(
@@ -21,7 +23,7 @@ def add_event(
     **detail: Any,
 ) -> None:
     conn.execute(
-        insert(Event),
+        _INSERT,
         {"post_id": post_id, "kind": kind.value, "at": at, "worker": worker, "detail": detail},
     )
 
@@ -37,10 +39,27 @@ def add_events(
     """The same event for many posts, as one bulk insert."""
     if post_ids:
         conn.execute(
-            insert(Event),
+            _INSERT,
             [
                 {"post_id": pid, "kind": kind.value, "at": at, "worker": worker, "detail": detail}
                 for pid in post_ids
+            ],
+        )
+
+
+def add_each(
+    conn: Connection,
+    events: Sequence[tuple[int, tuple[Kind, dict[str, Any]]]],
+    at: datetime,
+    worker: str | None = None,
+) -> None:
+    """An event of its own for each post, as one bulk insert: (post id, (kind, detail))."""
+    if events:
+        conn.execute(
+            _INSERT,
+            [
+                {"post_id": pid, "kind": kind.value, "at": at, "worker": worker, "detail": detail}
+                for pid, (kind, detail) in events
             ],
         )
 
@@ -61,7 +80,7 @@ def add_events_where(
         .where(posts)
         .order_by(Post.id)
     )  # the log reads in post order, like the queue
-    conn.execute(insert(Event).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
+    conn.execute(insert(EVENTS).from_select(["post_id", "at", "kind", "detail", "worker"], rows))
 
 
 def read_log(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -140,3 +141,12 @@ class Worker(Base):
     started_at: Mapped[datetime]
     last_seen: Mapped[datetime] = mapped_column(index=True)
     stopped_at: Mapped[datetime | None]
+
+
+# The tables themselves, for Core statements: an UPDATE or INSERT on the mapped class goes
+# through the ORM's bulk machinery even on a plain connection (measured: most of a record's
+# cost); on the Table it is compiled once and cached.
+POSTS = cast(Table, Post.__table__)
+EVENTS = cast(Table, Event.__table__)
+CAMPAIGNS = cast(Table, Campaign.__table__)
+WORKERS = cast(Table, Worker.__table__)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from scheduler.errors import NotFound
 from scheduler.model import PENDING, Platform, PostRow, Status, WorkerRow
-from scheduler.store.models import Campaign, Post, Worker
+from scheduler.store.models import WORKERS, Campaign, Post, Worker
 
 # Post ids are a 32-bit INTEGER column on PostgreSQL (64-bit on SQLite, which never gets
 # that far): a bigger id cannot exist, and looking it up would fail in the driver.
@@ -131,10 +131,10 @@ def last_heartbeat(conn: Connection) -> datetime | None:
 
 def heartbeat(conn: Connection, worker_id: str, now: datetime) -> None:
     """Create or refresh this daemon's row in `workers`."""
-    seen = conn.execute(update(Worker).where(Worker.id == worker_id).values(last_seen=now))
+    seen = conn.execute(update(WORKERS).where(Worker.id == worker_id).values(last_seen=now))
     if seen.rowcount == 0:
         conn.execute(
-            insert(Worker).values(
+            insert(WORKERS).values(
                 id=worker_id,
                 host=socket.gethostname(),
                 pid=os.getpid(),

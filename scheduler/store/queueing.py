@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, insert, select, text
 from scheduler.errors import BadInput
 from scheduler.model import Kind, PlannedPost, Platform, QueuedPost, Status
 from scheduler.store.log import add_events_where
-from scheduler.store.models import Campaign, Post
+from scheduler.store.models import CAMPAIGNS, POSTS, Campaign, Post
 
 
 def queue_campaign(
@@ -35,7 +35,7 @@ def queue_campaign(
         )
     if campaign_id is None:
         campaign_id = conn.scalar(
-            insert(Campaign)
+            insert(CAMPAIGNS)
             .values(
                 name=name,
                 source_path=source_path,
@@ -93,7 +93,7 @@ def queue_campaign(
         queued.append(QueuedPost(post_id, p.platform, seq, p.scheduled_at, p.text))
     # A Core executemany (psycopg pipelines it). Multi-row VALUES and RETURNING were both
     # measured slower.
-    conn.execute(insert(Post), rows)
+    conn.execute(insert(POSTS), rows)
     # This call's posts: this campaign, created now, with ids from the reserved ones.
     add_events_where(
         conn,
