@@ -192,8 +192,9 @@ def _sdk_loop(config: dict[str, Any]) -> Callable[[str, str], None]:
     )
     x.session.mount("https://api.twitter.com/", ToFake())
     bsky = Client(config["pds_url"])
-    bsky.login(config["bsky_handle"], config["bsky_password"])
-    did = bsky.me.did
+    # A bare PDS has no app.bsky.* service, so no profile lookup.
+    bsky.login(config["bsky_handle"], config["bsky_password"], fetch_bsky_profile=False)
+    did = bsky.com.atproto.server.get_session().did
 
     def publish(platform: str, text: str) -> None:
         if platform == "x":
