@@ -1,14 +1,16 @@
 """`campaign queue` of 10,000 and 100,000 posts in one call: seconds and peak memory.
 
     python -m bench.queue [--runs 3] [--posts 10000,100000] [--db sqlite|postgresql|both]
-                          [--table]
 
 The article is generated so that every sentence is one post (150-240 characters, so two
 never fit one post), for X only, `--every 1s`, threaded. The baseline, measured in the
 same run, is `campaign split` of the same article (`--json`): the same reading and
 splitting without the database, so `queue - split` is the cost of storing.
 CAMPAIGN_MAX_ARTICLE_BYTES is raised to 64 MiB: 100,000 such posts need ~19 MB of text.
-Peak memory is the child's ru_maxrss. Target: 10,000 posts <= 2 s.
+Peak memory is the child's ru_maxrss. Each run queues into a new database (the first
+use creates the schema, as on a new machine). Both output forms are timed: the default
+table (a summary for large campaigns) and `--json` (every post).
+Targets: 10,000 posts <= 2 s on SQLite, <= 3 s on PostgreSQL, in both forms.
 """
 
 from __future__ import annotations
@@ -37,9 +39,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--posts", default="10000,100000")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument(
-        "--table", action="store_true", help="also time the default (Rich table) output"
-    )
     args = parser.parse_args(argv)
     print(machine_note())
     kinds = databases(args.db)
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             split_cmd = [*cli, "split", str(article), "-p", "x", "-t", "Artsakh", "--json"]
             timeout = 60 + count * 0.05
-            modes = ["--json", "table"] if args.table else ["--json"]
+            modes = ["table", "--json"]
             figures: dict[str, list[tuple[float, float, int]]] = {}
             for _ in range(args.runs):
                 split = check(run_child(split_cmd, base_env, tmp, timeout), "campaign split")
@@ -86,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
                 posts = values[-1][2]
                 target = ok = ""
                 if label.startswith("queue") and count <= 10_000:
-                    target, ok = "<= 2 s", verdict(wall <= 2.0)
+                    limit = 3.0 if "postgresql" in label else 2.0
+                    target, ok = f"<= {limit:g} s", verdict(wall <= limit)
                 rows.append(
                     (
                         f"{posts:,}",

@@ -219,8 +219,16 @@ def _tlds() -> str:
 
 
 @cache
-def _tld_after_dot_re() -> regex.Pattern[str]:
-    return regex.compile(rf"\.(?={_tlds()})")
+def _tld_re() -> regex.Pattern[str]:
+    return regex.compile(_tlds())
+
+
+def _tld_dots(view: str) -> list[int]:
+    """Offsets of the dots followed by a TLD. The TLD pattern (over 1,500 names) is
+    tried only after a dot and a letter, where every TLD starts: scanning all of the text
+    with it cost more than the rest of measuring a post."""
+    tld = _tld_re()
+    return [m.start() for m in _DOT_LETTER.finditer(view) if tld.match(view, m.start() + 1)]
 
 
 @cache
@@ -270,8 +278,13 @@ def _valid_url(url: str, protocol: str, domain: str) -> bool:
     return len(protocol or "https://") + len(url) <= MAX_URL_LENGTH  # url is a UTF-16 view
 
 
+# Every host ends in a dot and a TLD, and every TLD starts with a letter: prose whose dots
+# all end sentences ("done. Then") has no URL, and is spared the big TLD pattern.
+_DOT_LETTER = re.compile(r"\.[^\W\d_]")
+
+
 def _extract_urls(text: str) -> list[_Url]:
-    if "." not in text:
+    if "." not in text or not _DOT_LETTER.search(text):
         return []
     # twitter-text's regexes run without /u, so an astral character is two surrogates: its high
     # half can be the "preceding character" and its low half start a host ("🔥.example.com").
@@ -324,7 +337,7 @@ def _url_matches(view: str) -> Iterator[regex.Match[str]]:
     Scanning every offset costs quadratic time in long runs of host characters (CJK prose has no
     spaces), so anchored matches are tried only from a little before a run that holds a dot plus
     TLD, up to its last such dot: every host has one and lies inside a single run."""
-    dots = [m.start() for m in _tld_after_dot_re().finditer(view)]
+    dots = _tld_dots(view)
     pos = i = 0  # like finditer, the next match starts where the last one ended
     while i < len(dots):
         behind = _non_host_re(reverse=True).search(view, 0, dots[i])
