@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,8 +16,10 @@ from scheduler.cli.output import plural, print_json_rows, print_table
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
-from scheduler.model import Kind, LogEntry
 from scheduler.plan import parse_duration, parse_when
+
+if TYPE_CHECKING:
+    from scheduler.model import LogEntry
 
 # The detail keys a log line shows, in this order; URLs and reasons as they are.
 _SHOWN = ("url", "reason", "note", "until", "next_attempt_at", "attempt", "platform")
@@ -36,6 +38,8 @@ def describe(detail: dict[str, Any]) -> str:
 
 
 def _kinds(given: list[str] | None) -> list[str]:
+    from scheduler.model import Kind
+
     known = {k.value for k in Kind}
     for kind in given or []:
         if kind not in known:

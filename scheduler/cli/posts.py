@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,9 @@ from scheduler.cli.output import plural, print_json_rows, print_table, warn
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
-from scheduler.model import Overview, Status
+
+if TYPE_CHECKING:
+    from scheduler.model import Overview, Status
 
 PostIds = Annotated[
     list[int] | None, typer.Argument(metavar="POST_ID", help="Post ids.", show_default=False)
@@ -21,6 +23,8 @@ PostIds = Annotated[
 
 
 def parse_status(name: str | None) -> Status | None:
+    from scheduler.model import Status
+
     if name is None:
         return None
     try:

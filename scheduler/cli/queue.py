@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -23,7 +23,9 @@ from scheduler.cli.options import (
 from scheduler.cli.output import plural, print_json_rows, print_table, warn
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
-from scheduler.model import QueuedPost
+
+if TYPE_CHECKING:
+    from scheduler.model import QueuedPost
 
 # Above this many posts, the table gives way to a summary (`--json` still has them all).
 SUMMARY_ABOVE = 50
