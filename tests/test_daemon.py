@@ -1,7 +1,9 @@
-"""`campaign run` and `campaign demo` as real processes, on a SQLite file, dry-run.
+"""`campaign run` and `campaign demo` as real processes, on a SQLite file.
 
-`run` and `demo` end with os._exit, so they run as subprocesses; `queue`, `list` and
-`log` run in-process through the `cli` fixture against the same database file.
+`run` publishes to the loopback fakes of X and Bluesky (tests/fakes); `run --dry-run`
+only rehearses and must leave the database as it was. `run` and `demo` end with
+os._exit, so they run as subprocesses; `queue`, `list` and `log` run in-process through
+the `cli` fixture against the same database file.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CAMPAIGN, Cli, run_campaign
+from conftest import CAMPAIGN, Cli, run_campaign, snapshot
+from fakes.pds import FakePDS
+from fakes.x_api import FakeX
+from harness import BSKY_PASSWORD, daemon_env
 
 DRY_RUN_LINE = re.compile(r"^\[dry-run (x|bluesky)\] post (\d+)", re.MULTILINE)
 
@@ -26,6 +32,31 @@ DRY_RUN_LINE = re.compile(r"^\[dry-run (x|bluesky)\] post (\d+)", re.MULTILINE)
 @pytest.fixture
 def db(sqlite_url: str) -> dict[str, str]:
     return {"CAMPAIGN_DATABASE_URL": sqlite_url}
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeX, FakePDS]]:
+    with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds:
+        yield fx, pds
+
+
+@pytest.fixture
+def env(fakes: tuple[FakeX, FakePDS], sqlite_url: str, tmp_path: Path) -> dict[str, str]:
+    """A `campaign run` child's environment: the database and both fakes."""
+    fx, pds = fakes
+    return daemon_env(fx, pds, sqlite_url, tmp_path / "data")
+
+
+def received(fakes: tuple[FakeX, FakePDS]) -> list[tuple[str, str]]:
+    """Every (platform, text) the fakes were sent, in order per platform (X first)."""
+    fx, pds = fakes
+    return [("x", t.text) for t in fx.tweets] + [
+        ("bluesky", str(r.value["text"])) for r in pds.records.values()
+    ]
+
+
+def sent(posts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(p["platform"], p["text"]) for p in posts]
 
 
 @pytest.fixture
@@ -67,32 +98,31 @@ def when(text: str) -> datetime:
 
 
 def test_run_once_publishes_what_is_due_and_exits(
-    cli: Cli, db: dict[str, str], article: Path
+    cli: Cli, db: dict[str, str], env: dict[str, str], article: Path, fakes: Any
 ) -> None:
     queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1h")
     due = sorted(p["id"] for p in queued if p["seq"] == 1)
 
-    done = run_campaign("run", "--once", "--dry-run", timeout=30)
+    done = run_campaign("run", "--once", env=env, timeout=60)
 
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert sorted(int(i) for _, i in DRY_RUN_LINE.findall(done.stdout)) == due
+    assert sorted(received(fakes)) == sorted(sent([p for p in queued if p["id"] in due]))
     status = {row["id"]: row["status"] for row in listed(cli, db)}
     assert sorted(i for i, s in status.items() if s == "published") == due
     assert all(s == "queued" for i, s in status.items() if i not in due)
 
 
 def test_run_until_done_publishes_each_post_on_time(
-    cli: Cli, db: dict[str, str], article: Path
+    cli: Cli, db: dict[str, str], env: dict[str, str], article: Path, fakes: Any
 ) -> None:
-    # Starting 2 s out, so the lateness measured is the daemon's, not Python's start-up.
-    queued = queue(cli, db, article, "-p", "x", "--start", "+2s", "--every", "1s")
+    # Starting 3 s out, so the lateness measured is the daemon's, not Python's start-up.
+    queued = queue(cli, db, article, "-p", "x", "--start", "+3s", "--every", "1s")
 
-    done = run_campaign("run", "--until-done", "--dry-run", "--poll", "0.2", timeout=30)
+    done = run_campaign("run", "--until-done", "--poll", "0.2", env=env, timeout=60)
 
     assert done.returncode == 0, done.stderr
-    printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(done.stdout))
-    assert printed == Counter(p["id"] for p in queued)
+    assert received(fakes) == sent(queued)
     rows = listed(cli, db)
     assert {row["status"] for row in rows} == {"published"}
     scheduled = {row["id"]: when(row["scheduled_at"]) for row in rows}
@@ -105,31 +135,28 @@ def test_run_until_done_publishes_each_post_on_time(
 
 
 def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
-    cli: Cli, db: dict[str, str], article: Path, tmp_path: Path
+    cli: Cli, db: dict[str, str], env: dict[str, str], article: Path, fakes: Any
 ) -> None:
     queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1s")
-    ids = sorted(p["id"] for p in queued)
-    first_out = tmp_path / "first.out"
-    with first_out.open("w") as out:
-        daemon = subprocess.Popen(
-            [*CAMPAIGN, "run", "--dry-run", "--poll", "0.2"],
-            env=dict(os.environ),
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while "[dry-run" not in first_out.read_text() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert "[dry-run" in first_out.read_text(), "the daemon published nothing"
-            time.sleep(1.0)
-            daemon.send_signal(signal.SIGTERM)
-            _, stderr = daemon.communicate(timeout=20)
-        finally:
-            if daemon.poll() is None:
-                daemon.kill()
-                daemon.wait()
+    daemon = subprocess.Popen(
+        [*CAMPAIGN, "run", "--poll", "0.2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not received(fakes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert received(fakes), "the daemon published nothing"
+        time.sleep(1.0)
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
     assert daemon.returncode == 0, stderr
     assert "Traceback" not in stderr
 
@@ -138,15 +165,56 @@ def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
     assert set(status) <= {"published", "queued"}  # nothing lost
     assert status["queued"] > 0, "stopped too late to test a restart"
 
-    rest = run_campaign("run", "--until-done", "--dry-run", "--poll", "0.2", timeout=30)
+    rest = run_campaign("run", "--until-done", "--poll", "0.2", env=env, timeout=60)
     assert rest.returncode == 0, rest.stderr
 
-    printed = Counter(int(i) for _, i in DRY_RUN_LINE.findall(first_out.read_text() + rest.stdout))
-    assert sorted(printed) == ids
-    assert set(printed.values()) == {1}, printed  # each post went out exactly once
+    copies = Counter(received(fakes))
+    assert sorted(copies) == sorted(sent(queued))
+    assert set(copies.values()) == {1}, copies  # each post went out exactly once
     rows = listed(cli, db)
-    assert [row["status"] for row in rows].count("published") == len(ids)
-    assert sorted(e["post_id"] for e in logged(cli, db, "published")) == ids
+    assert [row["status"] for row in rows].count("published") == len(queued)
+    assert sorted(e["post_id"] for e in logged(cli, db, "published")) == sorted(
+        p["id"] for p in queued
+    )
+
+
+@pytest.mark.parametrize("mode", ["--once", "--until-done", "stopped by SIGTERM"])
+def test_a_dry_run_shows_what_would_go_out_and_changes_nothing(
+    cli: Cli, db: dict[str, str], env: dict[str, str], article: Path, fakes: Any, mode: str
+) -> None:
+    queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1h")
+    due_now = sorted(p["id"] for p in queued if p["seq"] == 1)
+    before = snapshot(db["CAMPAIGN_DATABASE_URL"])
+
+    if mode == "stopped by SIGTERM":
+        daemon = subprocess.Popen(
+            [*CAMPAIGN, "run", "--dry-run", "--poll", "0.2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        daemon.send_signal(signal.SIGTERM)
+        stdout, stderr = daemon.communicate(timeout=30)
+        code = daemon.returncode
+    else:
+        done = run_campaign("run", "--dry-run", mode, env=env, timeout=60)
+        stdout, stderr, code = done.stdout, done.stderr, done.returncode
+
+    assert code == 0, stderr
+    shown = sorted(int(i) for _, i in DRY_RUN_LINE.findall(stdout))
+    everything = sorted(p["id"] for p in queued)
+    assert shown == (everything if mode == "--until-done" else due_now)
+    assert "nothing was claimed, published or changed" in stderr
+    if mode != "--until-done":
+        assert f"({len(everything) - len(due_now)} more queued for later)" in stderr
+    assert snapshot(db["CAMPAIGN_DATABASE_URL"]) == before
+    assert received(fakes) == []
+    # The real run that follows finds the whole queue.
+    done = run_campaign("run", "--once", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(received(fakes)) == len(due_now)
 
 
 def test_demo_runs_the_whole_path(tmp_path: Path) -> None:

@@ -45,13 +45,26 @@ def run(
         ),
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print posts instead of publishing them.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print what would be published, and when, changing nothing: no post is "
+            "claimed, published or logged.",
+        ),
     ] = False,
 ) -> None:
-    """Run the daemon: publish each due post once, on time. SIGINT/SIGTERM stop it cleanly."""
+    """Run the daemon: publish each due post once, on time. SIGINT/SIGTERM stop it cleanly.
+
+    With --dry-run it only rehearses: --once prints what is due now, --until-done every
+    queued post, and plain --dry-run prints posts as they fall due until stopped.
+    """
     import os
     import sys
     from datetime import timedelta
+
+    if dry_run:
+        _rehearse(poll, once, until_done)
+        return
 
     from scheduler.daemon import Daemon, DaemonOptions
     from scheduler.dispatch import DispatchSettings
@@ -59,12 +72,12 @@ def run(
 
     _configure_logging()
     config = settings()
-    publishers, missing = build_publishers(config, dry_run=dry_run)
+    publishers, missing = build_publishers(config)
     if not publishers:
         raise BadInput(
             "no platform can publish: "
             + "; ".join(missing[p] for p in sorted(missing))
-            + " (or run with --dry-run)"
+            + " (or see what would go out with --dry-run)"
         )
     store = open_default_store()
     daemon = Daemon(
@@ -101,6 +114,28 @@ def run(
     # A publish still stuck past the grace period must not keep the process alive:
     # its lease expires and the next run checks the platform before posting again.
     os._exit(0)
+
+
+def _rehearse(poll: float | None, once: bool, until_done: bool) -> None:
+    import signal
+    import sys
+    import threading
+
+    from scheduler.cli.context import display_zone
+    from scheduler.clock import utcnow
+    from scheduler.model import Platform
+    from scheduler.rehearsal import Rehearsal, rehearse_until_stopped, summary
+
+    with open_default_store() as store:
+        rehearsal = Rehearsal(store, list(Platform), sys.stdout, display_zone())
+        if once or until_done:
+            rehearsal.show_due(utcnow() if once else None)
+        else:
+            stopping = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stopping.set())
+            rehearse_until_stopped(rehearsal, utcnow, poll or settings().poll_seconds, stopping)
+        sys.stderr.write(summary(len(rehearsal.shown), rehearsal.waiting()) + "\n")
 
 
 @app.command()
