@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from posts.article import read_article
 from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
 from scheduler.errors import BadInput
-from scheduler.model import Plan, PlannedPost, Platform
+from scheduler.model import Plan, PlannedPost, Platform, SameText
 from scheduler.plan import format_local, parse_duration, parse_when, schedule
 
 if TYPE_CHECKING:
@@ -162,6 +162,53 @@ def plan_campaign(
     )
 
 
+def repeat_warnings(plan: Plan, stored: Sequence[SameText]) -> list[str]:
+    """Per platform and account: posts whose text repeats an earlier post of the plan,
+    or a queued or published post already stored. X refuses a repeated text as duplicate
+    content (the post then fails); elsewhere it reads as spam."""
+    warnings = []
+    groups: dict[tuple[Platform, str], list[PlannedPost]] = {}
+    for post in plan.posts:
+        groups.setdefault((post.platform, post.account), []).append(post)
+    for (platform, account), posts in groups.items():
+        who = platform if account == "default" else f"{platform} ({account})"
+        why = (
+            "X refuses a repeated text as duplicate content: the repeat would fail"
+            if platform is Platform.X
+            else "repeated posts read as spam"
+        )
+        seen: set[str] = set()
+        again = []
+        for post in posts:
+            if post.text in seen:
+                again.append(post.seq)
+            seen.add(post.text)
+        if again:
+            warnings.append(
+                f"{who}: {_posts_repeat(again)} the text of an earlier post of this campaign; {why}"
+            )
+        earlier: dict[str, tuple[set[int], set[str]]] = {}  # campaign -> ids, texts
+        for match in stored:
+            if (match.platform, match.account) == (platform, account):
+                ids, texts = earlier.setdefault(match.campaign, (set(), set()))
+                ids.add(match.post_id)
+                texts.add(match.text)
+        for campaign, (ids, texts) in sorted(earlier.items()):
+            where = "this campaign" if campaign == plan.name else f"campaign {campaign!r}"
+            shown = ", ".join(map(str, sorted(ids)[:5])) + (", ..." if len(ids) > 5 else "")
+            count = sum(1 for p in posts if p.text in texts)
+            warnings.append(
+                f"{who}: {count} {'post repeats' if count == 1 else 'posts repeat'} the text "
+                f"of {where} (post {shown}); {why}"
+            )
+    return warnings
+
+
+def _posts_repeat(seqs: Sequence[int]) -> str:
+    shown = ", ".join(map(str, seqs[:10])) + (", ..." if len(seqs) > 10 else "")
+    return f"post {shown} repeats" if len(seqs) == 1 else f"{len(seqs)} posts (seq {shown}) repeat"
+
+
 def budget_warning(
     platform: Platform, times: Sequence[datetime], budget: Budget, zone: ZoneInfo
 ) -> str | None:
@@ -193,5 +240,6 @@ __all__ = [
     "check_campaign_name",
     "plan_campaign",
     "preview",
+    "repeat_warnings",
     "split_options",
 ]

@@ -3,7 +3,8 @@
 No SQL and no APScheduler here: the store, the publishers and the clock come in as
 arguments, so tests drive ticks directly. What this module decides is what an answer
 from a platform means: published, retry later (backoff with jitter, up to the attempts
-allowed), deferred to a rate limit's reset, failed, or missed (too late to send).
+allowed), deferred to a rate limit's reset, failed, a duplicate of another post, or
+missed (too late to send).
 Publishing happens outside any transaction; each outcome and its event are committed by
 the store in one transaction.
 """
@@ -25,6 +26,7 @@ from scheduler.errors import DatabaseUnavailable
 from scheduler.model import (
     Clock,
     Deferred,
+    Duplicate,
     Failed,
     Job,
     Missed,
@@ -33,7 +35,13 @@ from scheduler.model import (
     Published,
     RetryLater,
 )
-from scheduler.platforms.base import Permanent, Publisher, RateLimited, Transient
+from scheduler.platforms.base import (
+    DuplicateContent,
+    Permanent,
+    Publisher,
+    RateLimited,
+    Transient,
+)
 
 if TYPE_CHECKING:
     from scheduler.store import Store
@@ -162,6 +170,8 @@ class Dispatcher:
             ref = self.publishers[job.platform].publish(job.post, job.reply_to)
         except RateLimited as exc:
             return Deferred(str(exc), exc.reset_at)
+        except DuplicateContent as exc:
+            return Duplicate(str(exc), exc.existing)
         except Permanent as exc:
             return Failed(str(exc))
         except Transient as exc:

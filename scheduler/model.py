@@ -27,6 +27,7 @@ __all__ = [
     "RETRYABLE",
     "Clock",
     "Deferred",
+    "Duplicate",
     "Failed",
     "Job",
     "Kind",
@@ -44,6 +45,7 @@ __all__ = [
     "RemoteRef",
     "ReplyTarget",
     "RetryLater",
+    "SameText",
     "Status",
     "WorkerRow",
 ]
@@ -178,13 +180,23 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """The platform refused the text as a repeat of a post the account has (`existing`,
+    when found) that is not this one: failed, replies held; the store names the earlier
+    post when it is one of ours (an attempt counted)."""
+
+    reason: str
+    existing: RemoteRef | None = None
+
+
+@dataclass(frozen=True)
 class Missed:
     """Too late to send: failed without an attempt, replies held."""
 
     reason: str
 
 
-Outcome = Published | RetryLater | Deferred | Failed | Missed
+Outcome = Published | RetryLater | Deferred | Failed | Duplicate | Missed
 
 
 # -- what is queued, and what the listings show ------------------------------------------------
@@ -212,6 +224,18 @@ class Plan:
     source_sha256: str = ""
     hashtags: str = ""
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SameText:
+    """A stored post whose text a planned post repeats (on the same platform and account)."""
+
+    platform: Platform
+    account: str
+    text: str
+    post_id: int
+    campaign: str
+    status: Status
 
 
 @dataclass(frozen=True)

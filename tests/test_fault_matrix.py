@@ -16,9 +16,11 @@ Every row also counts the copies each fake holds: a post is never lost or double
     401 mid-campaign            earlier post stays published; the affected post failed with
                                 the platform's reason, its reply held; after the fix
                                 `campaign retry` publishes the rest exactly once
-    already there (X duplicate  recovered (published), one copy, the thread chains on
-      content; Bluesky record     the existing post
-      under our key)
+    X duplicate content, not    failed: the account has the text but no attempt of ours
+      ours                        may have made it; the reason names the existing post and
+                                  says to change the text; replies held; nothing new on X
+    Bluesky record already      recovered (published), one copy, the thread chains on
+      under our key               the existing record
 """
 
 from __future__ import annotations
@@ -406,16 +408,23 @@ def already_there(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
     thread = queue_thread(rig, platform)
     if platform == "x":
         existing = rig.fx.add_existing(thread.texts[0])
-        existing_id = existing.id
-    else:
-        key = stored_post(rig.db_url, thread.ids[0])["idempotency_key"]
-        rig.pds.put_record(key, {"text": thread.texts[0], "createdAt": "2030-01-01T00:00:00.000Z"})
-        existing_id = key
+        drive(rig, rig.dispatcher(platform), thread.ids)
+        first, *replies = rows(rig, thread.ids)
+        assert (first.status, first.attempts, first.remote_id) == ("failed", 1, None)
+        assert first.last_error == (
+            "X refused it as duplicate content: the account already has this text "
+            f"(https://x.com/i/web/status/{existing.id}); change the text, then "
+            f"`campaign retry {first.id}`"
+        )
+        assert [r.status for r in replies] == ["held", "held"]
+        assert rig.copies(platform, thread.texts) == [1, 0, 0]  # only the one it already had
+        return "failed, naming the existing post; replies held", thread
+    key = stored_post(rig.db_url, thread.ids[0])["idempotency_key"]
+    rig.pds.put_record(key, {"text": thread.texts[0], "createdAt": "2030-01-01T00:00:00.000Z"})
     drive(rig, rig.dispatcher(platform), thread.ids)
     first = rows(rig, thread.ids)[0]
-    assert first.remote_id == existing_id
-    (recovered,) = events(rig, first.id, "recovered")
-    assert "duplicate content" in recovered.detail["note"] or platform == "bluesky"
+    assert first.remote_id == key
+    assert len(events(rig, first.id, "recovered")) == 1
     assert first.attempts == 1
     return "published (" + _recovered_once(rig, platform, thread) + ")", thread
 

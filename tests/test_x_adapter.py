@@ -14,8 +14,15 @@ from fakes.x_api import CREATE_TWEET, GET_ME, USER_TWEETS, FakeX
 from scheduler.config import Settings, XCredentials
 from scheduler.errors import MissingCredentials
 from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
-from scheduler.platforms.base import Permanent, Publisher, PublishError, RateLimited, Transient
-from scheduler.platforms.x import DUPLICATE_NOTE, UNAUTHORIZED, XPublisher, same_text
+from scheduler.platforms.base import (
+    DuplicateContent,
+    Permanent,
+    Publisher,
+    PublishError,
+    RateLimited,
+    Transient,
+)
+from scheduler.platforms.x import UNAUTHORIZED, XPublisher, same_text
 
 API_KEY = "ck-Zq7RkTn3VwPp9YtL2mXe"
 API_SECRET = "cs-Hb4uJ8sQ1nFd6GcW0aKr5vTy"
@@ -76,7 +83,7 @@ def test_publish_and_reply_chain(fake: FakeX, x: XPublisher) -> None:
 
 
 def test_reply_to_a_parent_without_id_is_permanent(fake: FakeX, x: XPublisher) -> None:
-    unknown = RemoteRef(id=None, recovered=True, note=DUPLICATE_NOTE)
+    unknown = RemoteRef(id=None, recovered=True, note="published, id unknown")
 
     with pytest.raises(Permanent):
         x.publish(outgoing("reply"), reply_to(unknown, unknown))
@@ -181,23 +188,44 @@ def test_recovery_requires_the_same_parent(fake: FakeX, x: XPublisher) -> None:
     alone = x.publish(outgoing("same words", post_id=1), None)
     parent = x.publish(outgoing("a parent", post_id=2), None)
 
-    ref = x.publish(outgoing("same words", post_id=3, ambiguous=True), reply_to(parent, parent))
+    with pytest.raises(DuplicateContent) as raised:
+        x.publish(outgoing("same words", post_id=3, ambiguous=True), reply_to(parent, parent))
 
-    assert ref.id is None and ref.id != alone.id
-    assert ref.note is not None and ref.note.startswith(DUPLICATE_NOTE)
-    assert "not among" in ref.note
+    # Not taken as ours; the post with the same words is named, so the store can say whose.
+    assert raised.value.existing is not None and raised.value.existing.id == alone.id
+    assert "not among the account's 200 latest posts" in str(raised.value)
+    assert "may be live" in str(raised.value)
 
 
-def test_duplicate_content_recovers_the_id_from_the_timeline(fake: FakeX, x: XPublisher) -> None:
+def test_duplicate_content_is_not_taken_as_this_post_on_a_first_attempt(
+    fake: FakeX, x: XPublisher
+) -> None:
     first = x.publish(outgoing("said it once", post_id=1), None)
 
-    again = x.publish(outgoing("said it once", post_id=1), None)
+    with pytest.raises(DuplicateContent) as raised:
+        x.publish(outgoing("said it once", post_id=2), None)
+
+    assert raised.value.existing == RemoteRef(id=first.id, url=first.url)
+    assert str(raised.value) == (
+        f"X refused it as duplicate content: the account already has this text ({first.url})"
+    )
+    assert len(fake.tweets) == 1
+
+
+def test_duplicate_content_after_an_ambiguous_attempt_recovers_the_id(
+    fake: FakeX, x: XPublisher
+) -> None:
+    first = x.publish(outgoing("said it once", post_id=1), None)
+    fake.timeline_forbidden = True  # the pre-check cannot see it; X's refusal then does
+    with pytest.raises(DuplicateContent):
+        x.publish(outgoing("said it once", post_id=1, ambiguous=True), None)
+    fake.timeline_forbidden = False
+
+    again = x.publish(outgoing("said it once", post_id=1, ambiguous=True), None)
 
     assert again.id == first.id
     assert again.recovered is True
-    assert again.note == (
-        "recovered from the account's recent posts after X refused it as duplicate content"
-    )
+    assert again.note is not None and "an earlier attempt ended without an answer" in again.note
     assert len(fake.tweets) == 1
 
 
@@ -235,7 +263,7 @@ def test_duplicate_reply_finds_the_reply_not_another_post(fake: FakeX, x: XPubli
     root = x.publish(outgoing("root", post_id=1), None)
     reply = x.publish(outgoing("in thread", post_id=2), reply_to(root, root))
 
-    again = x.publish(outgoing("in thread", post_id=2), reply_to(root, root))
+    again = x.publish(outgoing("in thread", post_id=2, ambiguous=True), reply_to(root, root))
 
     assert again.id == reply.id
 
@@ -245,21 +273,23 @@ def test_duplicate_on_a_page_past_the_first(fake: FakeX, x: XPublisher) -> None:
     for i in range(100):
         fake.add_existing(f"newer post {i}")
 
-    again = x.publish(outgoing("an old post", post_id=1), None)
+    again = x.publish(outgoing("an old post", post_id=1, ambiguous=True), None)
 
     assert again.id == old.id
     assert fake.count(USER_TWEETS) == 2
 
 
-def test_duplicate_with_unreadable_timeline_has_no_id(fake: FakeX, x: XPublisher) -> None:
+def test_duplicate_with_unreadable_timeline_names_nothing(fake: FakeX, x: XPublisher) -> None:
     x.publish(outgoing("free tier"), None)
     fake.timeline_forbidden = True
 
-    again = x.publish(outgoing("free tier"), None)
+    with pytest.raises(DuplicateContent) as raised:
+        x.publish(outgoing("free tier", post_id=2), None)
 
-    assert (again.id, again.url, again.recovered) == (None, None, True)
-    assert again.note is not None and again.note.startswith(DUPLICATE_NOTE)
-    assert "403" in again.note
+    assert raised.value.existing is None
+    assert str(raised.value) == (
+        "X refused it as duplicate content: the account already has this text"
+    )
 
 
 def test_ambiguous_with_unreadable_timeline_falls_back_on_duplicate_check(
@@ -270,17 +300,20 @@ def test_ambiguous_with_unreadable_timeline_falls_back_on_duplicate_check(
     with pytest.raises(Transient):
         x.publish(outgoing("went out"), None)
 
-    again = x.publish(outgoing("went out", ambiguous=True), None)
+    with pytest.raises(DuplicateContent) as raised:
+        x.publish(outgoing("went out", ambiguous=True), None)
 
-    assert again.id is None and again.note is not None
-    assert again.note.startswith(DUPLICATE_NOTE)
+    assert raised.value.existing is None
+    assert "the account's posts could not be read" in str(raised.value)
+    assert "403" in str(raised.value) and "may be live" in str(raised.value)
     assert len(fake.tweets) == 1
 
 
 def test_get_me_is_called_once_for_lookups(fake: FakeX, x: XPublisher) -> None:
     x.publish(outgoing("a"), None)
-    x.publish(outgoing("a"), None)
-    x.publish(outgoing("a"), None)
+    for _ in range(2):
+        with pytest.raises(DuplicateContent):
+            x.publish(outgoing("a", post_id=2), None)
 
     assert fake.count(GET_ME) == 1
 
@@ -352,7 +385,7 @@ def test_secrets_never_reach_errors_notes_or_logs(
             seen.extend([str(exc), repr(exc)])
 
     attempt(outgoing("one"))
-    attempt(outgoing("one"))  # duplicate, recovered
+    attempt(outgoing("one", ambiguous=True))  # duplicate, recovered
     fake.fail_next(status=503)
     attempt(outgoing("two"))
     fake.rate_limit_next(reset_in=3600)
@@ -360,7 +393,7 @@ def test_secrets_never_reach_errors_notes_or_logs(
     fake.drop_after_store_next()
     attempt(outgoing("three"))
     fake.timeline_forbidden = True
-    attempt(outgoing("one"))  # duplicate, id unknown
+    attempt(outgoing("one", post_id=9))  # duplicate, not ours
     fake.unauthorized(True)
     attempt(outgoing("four"))
     try:
@@ -374,4 +407,4 @@ def test_secrets_never_reach_errors_notes_or_logs(
         assert secret not in caplog.text
         for text in seen:
             assert secret not in text
-    assert fake.count(CREATE_TWEET) == 7
+    assert fake.count(CREATE_TWEET) == 6  # the ambiguous repeat was found before posting

@@ -95,7 +95,7 @@ def queue(
 
     Example: campaign queue examples/artsakh-op-ed.txt -p x -p bluesky --start +1h --every 2h
     """
-    from scheduler.campaigns import PostOptions, When, plan_campaign
+    from scheduler.campaigns import PostOptions, When, plan_campaign, repeat_warnings
 
     zone = display_zone(tz)
     now = utcnow()
@@ -115,9 +115,10 @@ def queue(
         name=campaign,
     )
     with open_default_store() as store:
+        repeats = repeat_warnings(plan, store.same_texts(plan))
         queued = store.queue(plan, now, append=append)
     # Warnings wait until the posts are stored: a refused queue prints one line, its error.
-    for message in plan.warnings:
+    for message in [*plan.warnings, *repeats]:
         warn(message)
     if json_out:
         print_json_rows(

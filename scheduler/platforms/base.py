@@ -2,7 +2,8 @@
 
 The dispatcher decides what happens next from the kind of error alone:
 Transient -> retry with backoff, RateLimited -> defer to `reset_at` (not an attempt),
-Permanent -> failed at once. Messages must never contain a secret.
+Permanent -> failed at once (DuplicateContent: failed, naming the post it repeats).
+Messages must never contain a secret.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class RateLimited(PublishError):
 
 class Permanent(PublishError):
     """400/401/403: retrying the same request will not help."""
+
+
+class DuplicateContent(Permanent):
+    """The platform refused the text as a repeat of a post the account already has, and
+    that post is not known to be this one. `existing` is that post, when it was found."""
+
+    def __init__(self, reason: str, existing: RemoteRef | None = None) -> None:
+        super().__init__(reason)
+        self.existing = existing
 
 
 class Publisher(Protocol):

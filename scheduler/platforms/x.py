@@ -1,8 +1,11 @@
 """Publish to X through tweepy's v2 Client, with OAuth 1.0a user context.
 
 X has no idempotency key for POST /2/tweets. So when an earlier attempt may have gone
-through we look for the post among the account's recent posts before sending it again,
-and X's "duplicate content" refusal counts as already published.
+through we look for the post among the account's recent posts (same text, same parent)
+before sending it again. X's "duplicate content" refusal proves only that the account
+has this text already: it is taken as this post only after an ambiguous earlier attempt
+of it, and only when the matching post is found; otherwise it is DuplicateContent,
+which fails the post with what we found.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 
 from scheduler.clock import utcnow
 from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget
-from scheduler.platforms.base import Permanent, PublishError, RateLimited, Transient
+from scheduler.platforms.base import (
+    DuplicateContent,
+    Permanent,
+    PublishError,
+    RateLimited,
+    Transient,
+)
 
 if TYPE_CHECKING:
     from scheduler.config import XCredentials
@@ -35,13 +44,13 @@ UNAUTHORIZED = (
     "X rejected the credentials (401 Unauthorized): check X_API_KEY, X_API_SECRET, "
     "X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"
 )
-DUPLICATE_NOTE = "X refused it as duplicate content: already published, id unknown"
+LATEST = 200  # how many of the account's latest posts a lookup reads (2 pages of 100)
 # X's 15-minute windows: the wait when a 429 carries no usable reset header.
 DEFAULT_WAIT = timedelta(minutes=15)
 # A reset already in the past (clock skew) must not turn into an immediate retry loop.
 PAST_RESET_WAIT = timedelta(minutes=1)
 TIMELINE_PAGE_SIZE = 100  # the most get_users_tweets returns per page
-TIMELINE_PAGES = 2
+TIMELINE_PAGES = LATEST // TIMELINE_PAGE_SIZE
 
 _TCO = re.compile(r"https?://t\.co/\w+")
 # What X may have replaced by a t.co link: one token with a dot in it (URL or bare domain).
@@ -210,7 +219,7 @@ class XPublisher:
 
     def _precheck(self, post: OutgoingPost, parent: str | None) -> RemoteRef | None:
         try:
-            tweet_id = self._find_recent(post.text, parent)
+            tweet_id, _ = self._find_recent(post.text, parent)
         except PublishError as exc:
             # Not fatal: if the post did go out, X refuses the repeat as duplicate content.
             log.info("X post %s: could not look for an earlier attempt (%s)", post.post_id, exc)
@@ -227,30 +236,44 @@ class XPublisher:
         )
 
     def _after_duplicate(self, post: OutgoingPost, parent: str | None) -> RemoteRef:
+        """X has this text already. Ours only if an earlier attempt of this post may have
+        gone out and the account's post with this text replies to the same parent."""
         try:
-            tweet_id = self._find_recent(post.text, parent)
+            ours, same_text_elsewhere = self._find_recent(post.text, parent)
         except PublishError as exc:
-            why = f"the account's posts could not be read: {exc}"
-            tweet_id = None
+            ours = same_text_elsewhere = None
+            unread = f"the account's posts could not be read ({exc})"
         else:
-            why = f"not among the account's {TIMELINE_PAGES * TIMELINE_PAGE_SIZE} latest posts"
-        if tweet_id is None:
-            log.info("X post %s: duplicate content, id unknown (%s)", post.post_id, why)
-            return RemoteRef(id=None, url=None, recovered=True, note=f"{DUPLICATE_NOTE} ({why})")
-        log.info("X post %s: duplicate content, found as %s", post.post_id, tweet_id)
-        return RemoteRef(
-            id=tweet_id,
-            url=status_url(tweet_id),
-            recovered=True,
-            note="recovered from the account's recent posts after X refused it as "
-            "duplicate content",
-        )
+            unread = f"it is not among the account's {LATEST} latest posts"
+        if post.ambiguous and ours is not None:
+            log.info("X post %s: duplicate content, found as %s", post.post_id, ours)
+            return RemoteRef(
+                id=ours,
+                url=status_url(ours),
+                recovered=True,
+                note="recovered from the account's recent posts after X refused it as "
+                "duplicate content",
+            )
+        existing = ours or same_text_elsewhere
+        found = None if existing is None else RemoteRef(id=existing, url=status_url(existing))
+        if post.ambiguous:
+            reason = (
+                "X refused a retry as duplicate content after an earlier attempt ended "
+                f"without an answer, but {unread}: it may be live with an id we cannot learn"
+            )
+        else:
+            where = f" ({found.url})" if found is not None else ""
+            reason = f"X refused it as duplicate content: the account already has this text{where}"
+        log.info("X post %s: %s", post.post_id, reason)
+        raise DuplicateContent(reason, found)
 
-    def _find_recent(self, text: str, parent: str | None) -> str | None:
-        """The id of the account's recent post with this text and parent, if any.
-        Raises PublishError when the timeline cannot be read (e.g. 403 on the Free tier)."""
+    def _find_recent(self, text: str, parent: str | None) -> tuple[str | None, str | None]:
+        """Among the account's recent posts with this text: the id of the one replying to
+        `parent`, and of the first with any parent. Raises PublishError when the
+        timeline cannot be read (e.g. 403 on an access level without reads)."""
         user_id, _ = self._whoami()
         token: str | None = None
+        any_parent: str | None = None
         for _ in range(TIMELINE_PAGES):
             params: dict[str, Any] = {
                 "max_results": TIMELINE_PAGE_SIZE,
@@ -261,12 +284,14 @@ class XPublisher:
                 params["pagination_token"] = token
             response = self._read(self._client.get_users_tweets, user_id, **params)
             for tweet in response.data or []:
-                if same_text(text, str(tweet.text)) and _replied_to(tweet) == parent:
-                    return str(tweet.id)
+                if same_text(text, str(tweet.text)):
+                    if _replied_to(tweet) == parent:
+                        return str(tweet.id), any_parent or str(tweet.id)
+                    any_parent = any_parent or str(tweet.id)
             token = (response.meta or {}).get("next_token")
             if not token:
                 break
-        return None
+        return None, any_parent
 
     def _whoami(self, refresh: bool = False) -> tuple[str, str]:
         if self._me is None or refresh:

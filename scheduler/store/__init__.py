@@ -25,6 +25,7 @@ from scheduler.model import (
     Platform,
     PostRow,
     QueuedPost,
+    SameText,
     Status,
 )
 from scheduler.store import claim as _claim
@@ -198,6 +199,12 @@ class Store:
         """Posts in schedule order; an unknown campaign is NotFound."""
         with self._db.read() as conn:
             return queries.list_posts(conn, campaign, statuses, platform, post_ids)
+
+    def same_texts(self, plan: Plan) -> list[SameText]:
+        """Stored posts (not failed or cancelled) whose text a post of `plan` repeats on
+        the same platform and account."""
+        with self._db.read() as conn:
+            return queries.same_texts(conn, {(p.platform, p.account, p.text) for p in plan.posts})
 
     def post(self, post_id: int) -> PostRow:
         found = self.posts(post_ids=[post_id])

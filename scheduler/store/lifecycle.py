@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, and_, bindparam, select, update
+from sqlalchemy import Connection, String, Text, and_, bindparam, case, select, update
 
 from scheduler.errors import BadInput, NotFound
 from scheduler.model import (
     CANCELLABLE,
     RETRYABLE,
     Deferred,
+    Duplicate,
     Failed,
     Job,
     Kind,
@@ -30,7 +31,7 @@ from scheduler.model import (
     Status,
 )
 from scheduler.store.log import add_each, add_event, add_events
-from scheduler.store.models import POSTS, UTCDateTime
+from scheduler.store.models import CAMPAIGNS, POSTS, UTCDateTime
 from scheduler.store.queries import MAX_POST_ID
 
 _P = POSTS.c
@@ -101,7 +102,9 @@ class NotAllOurs(Exception):
 
 
 def _clean_publish(outcome: Outcome) -> bool:
-    return isinstance(outcome, Published) and outcome.ref.id is not None
+    return (
+        isinstance(outcome, Published) and outcome.ref.id is not None and not outcome.ref.recovered
+    )
 
 
 def _publish_all_owned(
@@ -124,7 +127,17 @@ def record(conn: Connection, job: Job, outcome: Outcome, worker: str, now: datet
     written: the lease passed to another daemon meanwhile (a publish is written anyway)."""
     post_id = job.post_id
     if isinstance(outcome, Published):
-        return _published(conn, post_id, outcome.ref, worker, now)
+        taken = _recorded_elsewhere(conn, job, outcome.ref)
+        if taken is None:
+            return _published(conn, post_id, outcome.ref, worker, now)
+        # A lookup found a post that is another of ours: a repeat of its text, not this.
+        outcome = Failed(
+            f"the post found on {job.platform} ({outcome.ref.url or outcome.ref.id}) is "
+            f"already recorded for {taken}: this one repeats its text; "
+            f"{_change_the_text(post_id)}"
+        )
+    if isinstance(outcome, Duplicate):
+        outcome = Failed(_duplicate_reason(conn, job, outcome))
     if isinstance(outcome, RetryLater):
         changed = _update_owned(
             conn,
@@ -183,6 +196,54 @@ def record(conn: Connection, job: Job, outcome: Outcome, worker: str, now: datet
         add_event(conn, post_id, Kind.FAILED, now, worker, reason=outcome.reason)
         hold_replies(conn, post_id, f"post {post_id} failed: {outcome.reason}", now)
     return changed
+
+
+def _change_the_text(post_id: int) -> str:
+    return f"change the text, then `campaign retry {post_id}`"
+
+
+def _describe_post(row: Any) -> str:
+    return f"post {row.id} of campaign {row.campaign!r}"
+
+
+_OTHERS = select(_P.id, CAMPAIGNS.c.name.label("campaign"), _P.status, _P.remote_url).join(
+    CAMPAIGNS, CAMPAIGNS.c.id == _P.campaign_id
+)
+
+
+def _recorded_elsewhere(conn: Connection, job: Job, ref: RemoteRef) -> str | None:
+    """Which other post of ours a recovered remote post is already recorded for (a
+    found post is only this one's if no other post claims it)."""
+    if not ref.recovered or ref.id is None:
+        return None
+    row = conn.execute(
+        _OTHERS.where(
+            _P.platform == job.platform, _P.remote_id == ref.id, _P.id != job.post_id
+        ).limit(1)
+    ).first()
+    return None if row is None else _describe_post(row)
+
+
+def _duplicate_reason(conn: Connection, job: Job, outcome: Duplicate) -> str:
+    """The platform's refusal, with the post of ours it repeats, found by the remote id
+    the platform showed or else by the same text on the same account."""
+    others = _OTHERS.where(
+        _P.platform == job.platform, _P.account == job.account, _P.id != job.post_id
+    )
+    row = None
+    if outcome.existing is not None and outcome.existing.id is not None:
+        row = conn.execute(others.where(_P.remote_id == outcome.existing.id).limit(1)).first()
+    if row is None:
+        published_first = case((_P.status == Status.PUBLISHED, 0), else_=1)
+        row = conn.execute(
+            others.where(_P.text == job.post.text).order_by(published_first, _P.id).limit(1)
+        ).first()
+    reason = outcome.reason
+    if row is not None:
+        went = "it went out as" if row.status == Status.PUBLISHED else "it repeats"
+        url = f" ({row.remote_url})" if row.remote_url and row.remote_url not in reason else ""
+        reason = f"{reason}; {went} {_describe_post(row)}{url}"
+    return f"{reason}; {_change_the_text(job.post_id)}"
 
 
 def _update_owned(conn: Connection, post_id: int, worker: str, **values: Any) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, update
 
 from scheduler.errors import NotFound
-from scheduler.model import PENDING, Platform, PostRow, Status, WorkerRow
+from scheduler.model import PENDING, Platform, PostRow, SameText, Status, WorkerRow
 from scheduler.store.models import WORKERS, Campaign, Post, Worker
 
 # Post ids are a 32-bit INTEGER column on PostgreSQL (64-bit on SQLite, which never gets
@@ -62,6 +62,36 @@ def list_posts(
         query = query.where(Post.id.in_(sorted(i for i in post_ids if abs(i) <= MAX_POST_ID)))
     query = query.order_by(Post.scheduled_at, Post.id)
     return [PostRow(**row._asdict()) for row in conn.execute(query)]
+
+
+def same_texts(conn: Connection, planned: Collection[tuple[Platform, str, str]]) -> list[SameText]:
+    """Stored posts (not failed or cancelled) with a (platform, account, text) among
+    `planned`. One pass over the platforms' posts: no index on text, and an IN list of
+    thousands of texts would scan once per chunk."""
+    if not planned:
+        return []
+    wanted = set(planned)
+    query = (
+        select(
+            Post.platform,
+            Post.account,
+            Post.text,
+            Post.id.label("post_id"),
+            Campaign.name.label("campaign"),
+            Post.status,
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(
+            Post.platform.in_(sorted({p for p, _, _ in wanted})),
+            Post.status.not_in([Status.FAILED, Status.CANCELLED]),
+        )
+        .order_by(Post.id)
+    )
+    return [
+        SameText(**row._asdict())
+        for row in conn.execute(query)
+        if (row.platform, row.account, row.text) in wanted
+    ]
 
 
 def counts_by_status(conn: Connection) -> dict[Status, int]:
