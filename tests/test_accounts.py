@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import Cli
-from fakes.pds import FakePDS
+from fakes.pds import CREATE_SESSION, FakePDS
 from fakes.x_api import FakeX
 
 X_SECRET = "x-secret-for-accounts-test"
@@ -49,3 +51,23 @@ def test_check_names_missing_variables(cli: Cli) -> None:
     result = cli("accounts", "check", "--platform", "bluesky")
     assert result.code == 1
     assert "BLUESKY_HANDLE" in result.stderr and "BLUESKY_APP_PASSWORD" in result.stderr
+
+
+def test_check_proves_the_password_configured_now_not_a_saved_session(
+    cli: Cli, tmp_path: Path
+) -> None:
+    with FakeX() as fx, FakePDS(password=PASSWORD) as pds:
+        good = cli("accounts", "check", "-p", "bluesky", env=_env(fx, pds, PASSWORD))
+        assert good.code == 0, good.stderr
+        session_file = tmp_path / "data" / "bluesky-session"
+        saved = session_file.read_text(encoding="utf-8")
+        assert PASSWORD not in saved  # a keyed hash of it, never the password
+
+        wrong = cli("accounts", "check", "-p", "bluesky", env=_env(fx, pds, "not-the-password"))
+        again = cli("accounts", "check", "-p", "bluesky", env=_env(fx, pds, PASSWORD))
+        logins = pds.requests[CREATE_SESSION]
+
+    assert wrong.code == 1
+    assert "Bluesky rejected the login" in wrong.stderr
+    assert again.code == 0, again.stderr
+    assert logins == 2  # the good password again resumes the session made from it

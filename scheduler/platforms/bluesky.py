@@ -11,9 +11,12 @@ Only com.atproto.* methods are used, so this works on a PDS without an AppView.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,7 +44,8 @@ POST_COLLECTION = "app.bsky.feed.post"
 # little earlier, outside the createRecord call, so a failed refresh can never be mistaken
 # for a create whose outcome is unknown.
 _REFRESH_MARGIN = timedelta(minutes=16)
-_SESSION_FILE_VERSION = 1
+# 2: the file carries a keyed hash of the handle and password it was made from.
+_SESSION_FILE_VERSION = 2
 # Token errors the PDS answers with 400 (auth-verifier.ts) or 401: re-authenticate and retry.
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
 _DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=1)
@@ -336,6 +340,17 @@ class BlueskyPublisher:
         if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
             self._save_session(session)
 
+    def _credential_hash(self, salt: str) -> str:
+        """A slow keyed hash of the handle and password (never the password itself), to
+        tell whether a saved session was made from the credentials now configured."""
+        secret = f"{self._handle.lower()}\0{self._password}".encode()
+        try:
+            key = bytes.fromhex(salt)
+        except ValueError:  # a damaged file: matches nothing
+            return ""
+        # scrypt, n=2**14 (about 30 ms): a stolen session file does not give the password away.
+        return hashlib.scrypt(secret, salt=key, n=2**14, r=8, p=1).hex()
+
     def _load_session(self) -> str | None:
         if self._session_path is None:
             return None
@@ -346,13 +361,18 @@ class BlueskyPublisher:
         except (OSError, ValueError):
             log.warning("bluesky: ignoring unreadable session file %s", self._session_path)
             return None
-        # A session belongs to one account on one PDS; anything else is stale.
+        # A session belongs to one account on one PDS, and was made from the password now
+        # configured: after the password changes, `accounts check` must prove the new one.
         if (
             not isinstance(data, dict)
             or data.get("version") != _SESSION_FILE_VERSION
             or data.get("pds_url") != self._pds_url
             or str(data.get("handle", "")).lower() != self._handle.lower()
             or not isinstance(data.get("session"), str)
+            or not isinstance(data.get("salt"), str)
+            or not hmac.compare_digest(
+                str(data.get("made_from", "")), self._credential_hash(data["salt"])
+            )
         ):
             return None
         session: str = data["session"]
@@ -361,11 +381,14 @@ class BlueskyPublisher:
     def _save_session(self, session: Any) -> None:
         if self._session_path is None:
             return
+        salt = secrets.token_hex(16)
         payload = json.dumps(
             {
                 "version": _SESSION_FILE_VERSION,
                 "pds_url": self._pds_url,
                 "handle": self._handle,
+                "salt": salt,
+                "made_from": self._credential_hash(salt),
                 "session": session.export(),
             }
         )

@@ -10,12 +10,13 @@ identity map or unit of work between the code and its SQL.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from scheduler.errors import BadInput, DatabaseUnavailable
@@ -23,12 +24,39 @@ from scheduler.errors import BadInput, DatabaseUnavailable
 BUSY_TIMEOUT_MS = 30_000
 
 
+# Query parameters that can carry a credential (password=, sslpassword=, a token...).
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without any credential it carries (the password in user:password@, and
+    every query parameter that can hold one), for messages and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "<an unparsable database URL>"
+    query = {k: ("***" if _SECRET_PARAMETER.search(k) else v) for k, v in parsed.query.items()}
+    shown = parsed.set(query=query).render_as_string(hide_password=True)
+    return shown.replace("%2A%2A%2A", "***")  # the mask, not URL-quoted
+
+
+def _secrets(url: str) -> list[str]:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []
+    values = [parsed.password or ""]
+    for key, value in parsed.query.items():
+        if _SECRET_PARAMETER.search(key):
+            values.extend([value] if isinstance(value, str) else value)
+    return sorted((str(v) for v in values if len(str(v)) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's error message) with the URL's credentials masked."""
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
@@ -57,10 +85,25 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     return engine
 
 
+def _in_memory(parsed: URL) -> bool:
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )
+
+
 def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """`busy_timeout_ms` applies to SQLite only (CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS)."""
     try:
-        if make_url(url).get_backend_name() == "sqlite":
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if _in_memory(parsed):
+                raise BadInput(
+                    f"the database URL {redact(url)} is an in-memory SQLite database, which "
+                    "is gone when the command ends: give a file, e.g. sqlite:////path/campaign.db"
+                )
             return _sqlite_engine(url, busy_timeout_ms)
         # No pre-ping (a round trip before every transaction, a fifth of a record's cost):
         # a connection the server dropped fails its first statement instead, the pool
@@ -68,7 +111,7 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
         # on a fresh one. A CLI command starts with fresh connections anyway.
         return create_engine(url, pool_size=5, max_overflow=5)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise BadInput(f"invalid database URL {redact(url)}: {exc}") from None
+        raise BadInput(f"invalid database URL {redact(url)}: {scrub(str(exc), url)}") from None
     except ImportError as exc:  # a dialect whose driver is not installed (mysql://...)
         raise BadInput(f"invalid database URL {redact(url)}: no driver for it ({exc})") from None
 
@@ -106,7 +149,8 @@ class Database:
             # OperationalError: the server went away, or SQLite stayed locked too long.
             if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise DatabaseUnavailable(
-                    f"the database at {redact(self.url)} is unavailable: {_first_line(exc)}"
+                    f"the database at {redact(self.url)} is unavailable: "
+                    f"{scrub(_first_line(exc), self.url)}"
                 ) from exc
             raise
 
@@ -130,6 +174,6 @@ def open_database(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
     except DBAPIError as exc:
         database.close()
         raise DatabaseUnavailable(
-            f"cannot reach the database at {redact(url)}: {_first_line(exc)}"
+            f"cannot reach the database at {redact(url)}: {scrub(_first_line(exc), url)}"
         ) from None
     return database

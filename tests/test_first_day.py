@@ -1,0 +1,86 @@
+"""What broke when `campaign` was used for a day as a new user would (issue 10): each case
+a reproduction that failed before its fix. The dry run and X's duplicate refusal have
+their own files (test_daemon.py, test_duplicates.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXAMPLE, Cli, CliResult
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+QUEUE = ["queue", str(EXAMPLE), "-p", "x", "--start", "+1h", "--every", "1h"]
+
+
+def one_line_error(result: CliResult, code: int) -> str:
+    assert result.code == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    return lines[0]
+
+
+# -- 3: an in-memory database accepted a campaign and lost it ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file::memory:?cache=shared&uri=true"]
+)
+def test_an_in_memory_database_is_refused(cli: Cli, url: str) -> None:
+    for args in (QUEUE, ["list"], ["status"]):
+        line = one_line_error(cli(*args, env={"CAMPAIGN_DATABASE_URL": url}), 2)
+        assert "in-memory SQLite database" in line and "give a file" in line
+
+
+# -- 5: a password given as a query parameter was printed ---------------------------------------
+
+
+def test_every_credential_a_url_carries_is_masked(cli: Cli, pg_url: str) -> None:
+    parsed = make_url(pg_url)
+    secret_url = parsed.set(query={"password": "s3cr3t-q", "sslpassword": "k3y-pw"})
+    url = secret_url.render_as_string(hide_password=False)
+    env = {"CAMPAIGN_DATABASE_URL": url}
+    unreachable = parsed.set(port=1, query={"password": "s3cr3t-q"}).render_as_string(False)
+    outputs = [
+        cli("db", "upgrade", env=env),
+        cli("status", env=env),
+        cli("status", "--json", env=env),
+        cli("list", env={"CAMPAIGN_DATABASE_URL": unreachable}),
+    ]
+    for result in outputs:
+        shown = result.stdout + result.stderr
+        assert "s3cr3t-q" not in shown and "k3y-pw" not in shown, shown
+    assert [r.code for r in outputs] == [0, 0, 0, 1]
+    assert "password=***" in outputs[1].stdout and "sslpassword=***" in outputs[1].stdout
+    assert "password=***" in json.loads(outputs[2].stdout)["database"]
+    assert "password=***" in outputs[3].stderr
+
+
+# -- 14: a database that already had an unrelated `posts` table ----------------------------------
+
+
+def test_a_database_with_tables_that_are_not_ours_is_refused(cli: Cli, db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT)"))
+            conn.execute(text("INSERT INTO posts (id, body) VALUES (1, 'a blog post')"))
+    finally:
+        engine.dispose()
+    before = snapshot_of_posts(db_url)
+    line = one_line_error(cli(*QUEUE, env={"CAMPAIGN_DATABASE_URL": db_url}), 2)
+    assert "already has a table named 'posts' that campaign did not create" in line
+    assert "CREATE TABLE" not in line
+    assert snapshot_of_posts(db_url) == before
+
+
+def snapshot_of_posts(url: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT * FROM posts ORDER BY id"))]
+    finally:
+        engine.dispose()
