@@ -44,6 +44,7 @@ __all__ = [
     "QueuedPost",
     "RemoteRef",
     "ReplyTarget",
+    "Requeued",
     "RetryLater",
     "SameText",
     "Status",
@@ -224,6 +225,17 @@ class Plan:
     source_sha256: str = ""
     hashtags: str = ""
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """A post `retry` put back in the queue: when it was meant to go out, and when now;
+    `replanned` when it moved with others from now rather than simply going now."""
+
+    post_id: int
+    was: datetime
+    at: datetime
+    replanned: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,19 @@ their own files (test_daemon.py, test_duplicates.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import EXAMPLE, Cli, CliResult
+from publishers import FakePlatformPublisher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from scheduler.dispatch import Dispatcher, DispatchSettings
+from scheduler.model import Platform
+from scheduler.store import open_store
 
 QUEUE = ["queue", str(EXAMPLE), "-p", "x", "--start", "+1h", "--every", "1h"]
 
@@ -84,3 +91,40 @@ def snapshot_of_posts(url: str) -> list[tuple[object, ...]]:
             return [tuple(r) for r in conn.execute(text("SELECT * FROM posts ORDER BY id"))]
     finally:
         engine.dispose()
+
+
+# -- 7: --allow-past, then retry, sent a whole thread within a tenth of a second -------------
+
+
+def test_retrying_missed_posts_replans_them_from_now_keeping_their_spacing(
+    cli: Cli, sqlite_url: str
+) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url}
+    start = (datetime.now(UTC) - timedelta(hours=26)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    queued = cli("queue", str(EXAMPLE), "-p", "x", "--start", start, "--every", "1h",
+                 "--allow-past", "--json", env=env)  # fmt: skip
+    assert queued.code == 0, queued.stderr
+    ids = [p["id"] for p in json.loads(queued.stdout)["posts"]]
+    x = FakePlatformPublisher("x")
+    with open_store(sqlite_url) as store:
+        Dispatcher(store, {Platform.X: x}, "w", DispatchSettings()).tick()
+    states = {r["id"]: r for r in json.loads(cli("list", "--json", env=env).stdout)}
+    assert states[ids[0]]["status"] == "failed" and "missed" in states[ids[0]]["last_error"]
+    assert {states[i]["status"] for i in ids[1:]} == {"held"}
+
+    before = datetime.now(UTC)
+    result = cli("retry", "--campaign", "artsakh-op-ed", env=env)
+    assert result.code == 0, result.stderr
+    assert f"queued again {len(ids)} posts" in result.stdout
+    assert f"{len(ids)} posts re-planned from now, keeping their spacing" in result.stdout
+
+    rows = {r["id"]: r for r in json.loads(cli("list", "--json", env=env).stdout)}
+    times = [datetime.fromisoformat(rows[i]["scheduled_at"].replace("Z", "+00:00")) for i in ids]
+    assert before - timedelta(seconds=1) <= times[0] <= datetime.now(UTC)
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(times))
+    # The daemon now sends the first one only; the rest wait for their new times.
+    with open_store(sqlite_url) as store:
+        Dispatcher(store, {Platform.X: x}, "w", DispatchSettings()).tick()
+    assert x.published_ids() == [ids[0]]
+    log = json.loads(cli("log", "--kind", "requeued", "--json", env=env).stdout)
+    assert all("re-planned from now" in e["detail"]["note"] for e in log)

@@ -424,11 +424,10 @@ def test_retry_moves_failed_and_held_back_to_queued(store: Store) -> None:
     assert snapshot(store.url) == before
 
     later = NOW + timedelta(minutes=5)
-    assert store.retry([first.id, second.id, third.id], now=later) == [
-        first.id,
-        second.id,
-        third.id,
-    ]
+    requeued = store.retry([first.id, second.id, third.id], now=later)
+    assert [r.post_id for r in requeued] == [first.id, second.id, third.id]
+    # All three were due at NOW: re-planned from `later` with their (zero) spacing.
+    assert {(r.was, r.at, r.replanned) for r in requeued} == {(NOW, later, True)}
     for p in (first, second, third):
         found = store.post(p.id)
         assert found.status == Status.QUEUED

@@ -127,8 +127,23 @@ def cancel(post_ids: PostIds = None, campaign: CampaignFilter = None) -> None:
 
 @app.command()
 def retry(post_ids: PostIds = None, campaign: CampaignFilter = None) -> None:
-    """Queue failed, held or cancelled posts again (by id, or a whole campaign)."""
+    """Queue failed, held or cancelled posts again (by id, or a whole campaign).
+
+    Posts whose time has passed are re-planned from now, keeping their spacing, so a
+    thread does not burst onto the timeline.
+    """
     ids = _targets(post_ids, campaign, "retry")
     with open_default_store() as store:
-        changed = store.retry(ids, campaign, now=utcnow())
-    _report("queued again", changed)
+        requeued = store.retry(ids, campaign, now=utcnow())
+    _report("queued again", [r.post_id for r in requeued])
+    moved = [r for r in requeued if r.replanned]
+    if moved:
+        zone = display_zone()
+        first, last = min(r.at for r in moved), max(r.at for r in moved)
+        span = (
+            local(first, zone) if first == last else f"{local(first, zone)} to {local(last, zone)}"
+        )
+        typer.echo(
+            f"their time had passed: {plural(len(moved), 'post')} re-planned from now, "
+            f"keeping their spacing: {span}"
+        )

@@ -25,6 +25,7 @@ from scheduler.model import (
     Platform,
     PostRow,
     QueuedPost,
+    Requeued,
     SameText,
     Status,
 )
@@ -173,8 +174,9 @@ class Store:
 
     def retry(
         self, post_ids: Sequence[int] = (), campaign: str | None = None, *, now: datetime
-    ) -> list[int]:
-        """Queue failed, held or cancelled posts again. Returns the ids."""
+    ) -> list[Requeued]:
+        """Queue failed, held or cancelled posts again, those whose time has passed
+        re-planned from now with their spacing kept."""
         with self._db.write() as conn:
             ids = self._targets(conn, post_ids, campaign, RETRYABLE)
             return lifecycle.retry(conn, ids, now)

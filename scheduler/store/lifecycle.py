@@ -27,6 +27,7 @@ from scheduler.model import (
     Outcome,
     Published,
     RemoteRef,
+    Requeued,
     RetryLater,
     Status,
 )
@@ -327,9 +328,16 @@ def release(conn: Connection, jobs: Sequence[Job], reason: str, worker: str, now
 def _load(conn: Connection, post_ids: Sequence[int]) -> dict[int, Any]:
     possible = [i for i in post_ids if abs(i) <= MAX_POST_ID]
     rows = conn.execute(
-        select(_P.id, _P.status, _P.parent_id, _P.scheduled_at, _P.remote_id).where(
-            _P.id.in_(possible)
-        )
+        select(
+            _P.id,
+            _P.campaign_id,
+            _P.platform,
+            _P.account,
+            _P.status,
+            _P.parent_id,
+            _P.scheduled_at,
+            _P.remote_id,
+        ).where(_P.id.in_(possible))
     ).all()
     found = {row.id: row for row in rows}
     missing = sorted(set(post_ids) - set(found))
@@ -356,9 +364,9 @@ def cancel(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int
     return sorted(posts)
 
 
-def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int]:
-    """Failed, held or cancelled posts go back to the queue, due now (or at their time
-    if that is later)."""
+def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[Requeued]:
+    """Failed, held or cancelled posts go back to the queue, at their time, or re-planned
+    from now when that time has passed (see _replanned)."""
     posts = _load(conn, post_ids)
     parents = _load(
         conn,
@@ -383,8 +391,10 @@ def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int]
                 f"post {post_id} replies to post {parent.id}, whose id on the platform is "
                 "unknown, so the reply cannot chain"
             )
-    for post_id in sorted(posts):
-        due = max(now, posts[post_id].scheduled_at)
+    times, replanned = _replanned(posts, now)
+    requeued = []
+    for post_id, due in sorted(times.items()):
+        was = posts[post_id].scheduled_at
         conn.execute(
             update(POSTS)
             .where(_P.id == post_id)
@@ -392,9 +402,35 @@ def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int]
                 status=Status.QUEUED,
                 attempts=0,
                 last_error=None,
+                scheduled_at=due,
                 next_attempt_at=due,
                 updated_at=now,
             )
         )
-        add_event(conn, post_id, Kind.REQUEUED, now, next_attempt_at=due.isoformat())
-    return sorted(posts)
+        detail: dict[str, Any] = {"next_attempt_at": due.isoformat()}
+        if post_id in replanned:
+            detail["note"] = f"re-planned from now, keeping its spacing (was {was.isoformat()})"
+        add_event(conn, post_id, Kind.REQUEUED, now, **detail)
+        requeued.append(Requeued(post_id, was, due, post_id in replanned))
+    return requeued
+
+
+def _replanned(posts: dict[int, Any], now: datetime) -> tuple[dict[int, datetime], set[int]]:
+    """When each retried post goes out: at its time, or now if that has passed. But when
+    the times of several retried posts of one campaign, platform and account have passed,
+    sending them now would burst them onto the timeline: then those posts move together,
+    the earliest going now and the rest keeping their spacing."""
+    groups: dict[tuple[int, str, str], list[int]] = {}
+    for post_id, post in posts.items():
+        groups.setdefault((post.campaign_id, post.platform, post.account), []).append(post_id)
+    due: dict[int, datetime] = {}
+    moved: set[int] = set()
+    for ids in groups.values():
+        overdue = [i for i in ids if posts[i].scheduled_at <= now]
+        if len(overdue) < 2:
+            due.update({i: max(now, posts[i].scheduled_at) for i in ids})
+            continue
+        shift = now - min(posts[i].scheduled_at for i in ids)
+        due.update({i: posts[i].scheduled_at + shift for i in ids})
+        moved.update(ids)
+    return due, moved
