@@ -18,7 +18,7 @@ from posts.article import read_article
 from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
 from scheduler.errors import BadInput
 from scheduler.model import Plan, PlannedPost, Platform, SameText
-from scheduler.plan import format_local, parse_duration, parse_when, schedule
+from scheduler.plan import format_local, parse_duration, parse_when, repeated_time, schedule
 
 if TYPE_CHECKING:
     from scheduler.config import Settings
@@ -130,6 +130,10 @@ def plan_campaign(
 
     parsed = read_article(article, max_bytes=settings.max_article_bytes)
     warnings = list(parsed.warnings)
+    for given in (when.start, when.spread_until):
+        note = repeated_time(given, when.zone) if given else None
+        if note:
+            warnings.append(note)
     planned: list[PlannedPost] = []
     hashtags = ""
     limits = budgets(settings)

@@ -58,8 +58,11 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
+    # Only the aliases are read: with populate_by_name, pydantic-settings also read each
+    # field's own name, so the POSIX TZ was taken for CAMPAIGN_TZ (and DATA_DIR for
+    # CAMPAIGN_DATA_DIR...).
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=False
     )
 
     # -- campaign -----------------------------------------------------------

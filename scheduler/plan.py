@@ -17,8 +17,10 @@ Conventions:
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +35,9 @@ __all__ = [
     "parse_duration",
     "parse_when",
     "parse_zone",
+    "repeated_time",
     "schedule",
+    "system_zone",
 ]
 
 MIN_YEAR = 1970
@@ -60,7 +64,7 @@ def parse_zone(name: str | None) -> ZoneInfo:
     """An IANA zone by name; None or blank means the system zone."""
     key = (name or "").strip()
     if not key:
-        return _system_zone(os.environ, "/etc/localtime")
+        return system_zone()[0]
     zone = _load_zone(key)
     if zone is None:
         raise PlanError(f"unknown time zone '{key}': use an IANA name such as Asia/Yerevan")
@@ -83,7 +87,11 @@ def _key_from_path(path: str) -> str | None:
 
 
 def _zone_from_path(path: str) -> ZoneInfo | None:
-    key = _key_from_path(path)
+    # A link names the zone the admin chose (readlink, not realpath: US/Eastern stays so).
+    named = path
+    if os.path.islink(path):
+        named = os.path.join(os.path.dirname(path), os.readlink(path))
+    key = _key_from_path(named)
     zone = _load_zone(key) if key else None
     if zone is not None:
         return zone
@@ -95,29 +103,54 @@ def _zone_from_path(path: str) -> ZoneInfo | None:
         return None
 
 
-def _system_zone(environ: Mapping[str, str], localtime: str) -> ZoneInfo:
-    """What the C library would use: $TZ, then the /etc/localtime link, else UTC.
+def system_zone(
+    environ: Mapping[str, str] | None = None, localtime: str = "/etc/localtime"
+) -> tuple[ZoneInfo, str | None]:
+    """The zone the C library would use, and a warning when none could be resolved.
 
-    POSIX rule strings in $TZ ("EST5EDT,M3.2.0,M11.1.0") are not zone keys; they fall through
-    to /etc/localtime rather than being half-interpreted.
+    $TZ first, as the C library reads it: an optional ':', then a zone key
+    (Asia/Kathmandu), a TZif file path (/etc/localtime), or a POSIX rule
+    ('<+0330>-3:30', 'EST5EDT,M3.2.0,M11.1.0'). A $TZ that is none of these is UTC, as
+    the C library has it. Without $TZ, /etc/localtime (a link names its zone); else UTC.
     """
-    tz_env = environ.get("TZ", "").strip().removeprefix(":")
+    environ = os.environ if environ is None else environ
+    raw = environ.get("TZ", "")
+    tz_env = raw.strip().removeprefix(":")
     if tz_env:
-        zone = _zone_from_path(tz_env) if tz_env.startswith("/") else _load_zone(tz_env)
+        if tz_env.startswith("/"):
+            zone = _zone_from_path(tz_env)
+        else:
+            zone = _load_zone(tz_env) or _posix_zone(tz_env)
         if zone is not None:
-            return zone
-    if os.path.islink(localtime):
-        # readlink, not realpath: the link names the zone the admin chose (US/Eastern stays so).
-        target = os.path.join(os.path.dirname(localtime), os.readlink(localtime))
-        zone = _zone_from_path(target)
-        if zone is not None:
-            return zone
-    elif os.path.isfile(localtime):
-        # Containers often copy the file instead of linking it.
+            return zone, None
+        return ZoneInfo("UTC"), (
+            f"TZ={raw!r} is neither a zone name, a zone file nor a POSIX rule: times are "
+            "in UTC (set CAMPAIGN_TZ, e.g. Asia/Yerevan, to choose)"
+        )
+    if os.path.exists(localtime):
         zone = _zone_from_path(localtime)
         if zone is not None:
-            return zone
-    return ZoneInfo("UTC")
+            return zone, None
+        return ZoneInfo("UTC"), (
+            f"the system zone ({localtime}) cannot be read: times are in UTC (set "
+            "CAMPAIGN_TZ, e.g. Asia/Yerevan, to choose)"
+        )
+    return ZoneInfo("UTC"), None
+
+
+def _posix_zone(rule: str) -> ZoneInfo | None:
+    """A zone that follows a POSIX TZ rule: zoneinfo reads one as the footer of a TZif
+    file (RFC 8536 section 3.3), so it gets one with no transitions before it."""
+
+    def block() -> bytes:  # one local time type (UTC), no transitions
+        header = b"TZif2" + b"\0" * 15 + struct.pack(">6l", 0, 0, 0, 0, 1, 4)
+        return header + struct.pack(">lBB", 0, 0, 0) + b"UTC\0"
+
+    try:
+        data = block() + block() + b"\n" + rule.encode("ascii") + b"\n"
+        return ZoneInfo.from_file(io.BytesIO(data), key=rule)
+    except (ValueError, UnicodeEncodeError):
+        return None
 
 
 def _zone_name(tz: ZoneInfo) -> str:
@@ -281,6 +314,31 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> datetime:
         if g["sign"] == "-":
             offset = -offset
     return _in_range(text, (wall - offset).replace(tzinfo=_UTC))
+
+
+def repeated_time(text: str, tz: ZoneInfo) -> str | None:
+    """When a time the user wrote without an offset occurs twice in `tz` (the clocks go
+    back): which of the two parse_when takes, and how to write the other. None otherwise."""
+    match = _WHEN_RE.fullmatch(text.strip())
+    if match is None or match["zone"] is not None or match["hour"] is None:
+        return None
+    g = match.groupdict()
+    try:
+        wall = datetime(
+            int(g["year"]), int(g["month"]), int(g["day"]),
+            int(g["hour"]), int(g["minute"]), int(g["second"] or 0),
+        )  # fmt: skip
+        first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+        if first.utcoffset() == second.utcoffset():
+            return None
+    except (ValueError, OverflowError):
+        return None
+    offset = second.strftime("%z")
+    return (
+        f"{wall:%Y-%m-%d %H:%M} happens twice in {_zone_name(tz)} (the clocks go back): "
+        f"taking the first, {first:%H:%M %Z} ({first.astimezone(_UTC):%H:%M} UTC); for the "
+        f"second ({second:%H:%M %Z}) write {wall:%Y-%m-%dT%H:%M}{offset[:3]}:{offset[3:]}"
+    )
 
 
 def _range_error(text: str) -> PlanError:

@@ -128,3 +128,47 @@ def test_retrying_missed_posts_replans_them_from_now_keeping_their_spacing(
     assert x.published_ids() == [ids[0]]
     log = json.loads(cli("log", "--kind", "requeued", "--json", env=env).stdout)
     assert all("re-planned from now" in e["detail"]["note"] for e in log)
+
+
+# -- 8: the repeated hour was taken silently ------------------------------------------------
+
+
+def test_a_time_that_happens_twice_says_which_and_how_to_pick_the_other(
+    cli: Cli, sqlite_url: str
+) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url}
+    args = ["queue", str(EXAMPLE), "-p", "x", "--every", "1h", "--tz", "America/New_York"]
+    first = cli(*args, "--start", "2027-11-07T01:30", "--json", env=env)
+    assert first.code == 0, first.stderr
+    assert (
+        "warning: 2027-11-07 01:30 happens twice in America/New_York (the clocks go back): "
+        "taking the first, 01:30 EDT (05:30 UTC); for the second (01:30 EST) write "
+        "2027-11-07T01:30-05:00"
+    ) in first.stderr
+    assert json.loads(first.stdout)["posts"][0]["scheduled_at"] == "2027-11-07T05:30:00Z"
+    second = cli(*args, "--start", "2027-11-07T01:30-05:00", "--campaign", "second", "--json",
+                 env=env)  # fmt: skip
+    assert second.code == 0 and "happens twice" not in second.stderr
+    assert json.loads(second.stdout)["posts"][0]["scheduled_at"] == "2027-11-07T06:30:00Z"
+
+
+# -- 9: the POSIX TZ variable was read as if it were CAMPAIGN_TZ ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tz", "header"),
+    [
+        (":Asia/Kathmandu", "Asia/Kathmandu"),
+        ("<+0330>-3:30", "<+0330>-3:30"),
+        ("garbage", "UTC"),
+    ],
+)
+def test_the_system_zone_follows_tz_as_the_c_library_does(
+    cli: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tz: str, header: str
+) -> None:
+    monkeypatch.delenv("CAMPAIGN_TZ")
+    monkeypatch.setenv("TZ", tz)
+    result = cli("list", env={"CAMPAIGN_DATABASE_URL": sqlite_url, "COLUMNS": "200"})
+    assert result.code == 0, result.stderr
+    assert f"scheduled ({header})" in result.stdout
+    assert ("TZ='garbage' is neither a zone name" in result.stderr) == (tz == "garbage")

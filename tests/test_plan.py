@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from scheduler.plan import (
     Duration,
     PlanError,
-    _system_zone,
     format_local,
     parse_duration,
     parse_when,
     parse_zone,
     schedule,
+    system_zone,
 )
 
 YEREVAN = ZoneInfo("Asia/Yerevan")
@@ -71,7 +71,7 @@ def _fake_tree(tmp_path: Path) -> Path:
 def test_system_zone_tz_env_wins(tmp_path: Path) -> None:
     link = tmp_path / "localtime"
     os.symlink(_fake_tree(tmp_path), link)
-    assert _system_zone({"TZ": ":Asia/Yerevan"}, str(link)) == YEREVAN
+    assert system_zone({"TZ": ":Asia/Yerevan"}, str(link)) == (YEREVAN, None)
 
 
 def test_system_zone_from_symlink_key(tmp_path: Path) -> None:
@@ -79,27 +79,41 @@ def test_system_zone_from_symlink_key(tmp_path: Path) -> None:
     link.parent.mkdir()
     os.symlink("../usr/share/zoneinfo/America/New_York", link)  # relative, like most distros
     _fake_tree(tmp_path)
-    zone = _system_zone({}, str(link))
-    assert zone.key == "America/New_York"
+    zone, note = system_zone({}, str(link))
+    assert (zone.key, note) == ("America/New_York", None)
+    # TZ=:/etc/localtime, the standard spelling, names the same zone.
+    assert system_zone({"TZ": f":{link}"}, str(tmp_path / "missing"))[0].key == "America/New_York"
 
 
-def test_system_zone_posix_tz_string_falls_through(tmp_path: Path) -> None:
-    link = tmp_path / "localtime"
-    os.symlink(_fake_tree(tmp_path), link)
-    assert _system_zone({"TZ": "EST+5EDT,M3.2.0/2,M11.1.0/2"}, str(link)).key == "America/New_York"
+def test_system_zone_honours_posix_tz_rules_as_the_c_library_does(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    zone, note = system_zone({"TZ": "EST+5EDT,M3.2.0/2,M11.1.0/2"}, missing)
+    assert note is None
+    assert datetime(2027, 1, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=-5)
+    assert datetime(2027, 7, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=-4)
+    tehran, _ = system_zone({"TZ": "<+0330>-3:30"}, missing)
+    assert datetime(2027, 7, 15, 12, tzinfo=tehran).utcoffset() == timedelta(hours=3, minutes=30)
+    assert tehran.key == "<+0330>-3:30"
 
 
 def test_system_zone_copied_file(tmp_path: Path) -> None:
     copied = tmp_path / "localtime"
     copied.write_bytes(_fake_tree(tmp_path).read_bytes())
-    zone = _system_zone({}, str(copied))
+    zone, note = system_zone({}, str(copied))
     # No key, but the rules are New York's.
+    assert note is None
     assert datetime(2027, 7, 1, 12, tzinfo=zone).utcoffset() == timedelta(hours=-4)
 
 
-def test_system_zone_defaults_to_utc(tmp_path: Path) -> None:
-    assert _system_zone({}, str(tmp_path / "missing")).key == "UTC"
-    assert _system_zone({"TZ": "Not/AZone"}, str(tmp_path / "missing")).key == "UTC"
+def test_system_zone_defaults_to_utc_and_says_why(tmp_path: Path) -> None:
+    assert system_zone({}, str(tmp_path / "missing")) == (ZoneInfo("UTC"), None)
+    zone, note = system_zone({"TZ": "garbage"}, str(tmp_path / "missing"))
+    assert zone.key == "UTC"
+    assert note is not None and "TZ='garbage'" in note and "CAMPAIGN_TZ" in note
+    unreadable = tmp_path / "localtime"
+    unreadable.write_bytes(b"not a zone file")
+    zone, note = system_zone({}, str(unreadable))
+    assert zone.key == "UTC" and note is not None and "cannot be read" in note
 
 
 # --- parse_when --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from scheduler.plan import parse_zone
+from scheduler.cli.output import warn
+from scheduler.plan import parse_zone, system_zone
 
 if TYPE_CHECKING:
     from scheduler.config import Settings
@@ -31,7 +32,20 @@ def open_default_store(migrate: bool = True) -> Store:
 
 
 def display_zone(name: str | None = None) -> ZoneInfo:
-    return parse_zone(name or settings().tz or None)
+    """--tz, else CAMPAIGN_TZ, else the system zone (with a warning when there is none)."""
+    chosen = name or settings().tz
+    if chosen:
+        return parse_zone(chosen)
+    zone, note = system_zone()
+    if note:
+        warn(note)
+    return zone
+
+
+def zone_label(zone: ZoneInfo) -> str:
+    """A zone's name for a column header: its key, or 'local time' for a zone read from a
+    file that has none."""
+    return zone.key or "local time"
 
 
 def local(dt: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:

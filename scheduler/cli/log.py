@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli.context import display_zone, iso_utc, local, open_default_store
+from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, zone_label
 from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
 from scheduler.cli.output import plural, print_json_rows, print_table
 from scheduler.cli.root import app
@@ -101,7 +101,7 @@ def log(
     else:
         print_table(
             f"post log ({plural(len(entries), 'event')})",
-            [f"at ({zone.key})", "post", "campaign", "platform", "kind", "detail"],
+            [f"at ({zone_label(zone)})", "post", "campaign", "platform", "kind", "detail"],
             [
                 [
                     local(e.at, zone, seconds=True),

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
+from scheduler.cli.context import (
+    display_zone,
+    iso_utc,
+    local,
+    open_default_store,
+    settings,
+    zone_label,
+)
 from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
 from scheduler.cli.output import plural, print_json_rows, print_table, warn
 from scheduler.cli.root import app
@@ -79,7 +86,7 @@ def list_(
         return
     print_table(
         plural(len(rows), "post"),
-        ["id", "campaign", "platform", "seq", "status", f"scheduled ({zone.key})", "tries",
+        ["id", "campaign", "platform", "seq", "status", f"scheduled ({zone_label(zone)})", "tries",
          "url / last error"],
         [
             [str(r.id), r.campaign, r.platform, str(r.seq), r.status, local(r.scheduled_at, zone),

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 import typer
 
 from posts.platform import parse_platform
-from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
+from scheduler.cli.context import (
+    display_zone,
+    iso_utc,
+    local,
+    open_default_store,
+    settings,
+    zone_label,
+)
 from scheduler.cli.options import (
     JsonOption,
     LinkOption,
@@ -145,7 +152,7 @@ def queue(
 def _print_rows(title: str, queued: Sequence[QueuedPost], zone: ZoneInfo) -> None:
     print_table(
         title,
-        ["id", "platform", "seq", f"scheduled ({zone.key})", "text"],
+        ["id", "platform", "seq", f"scheduled ({zone_label(zone)})", "text"],
         [
             [str(q.id), q.platform, str(q.seq), local(q.scheduled_at, zone), _preview(q.text)]
             for q in queued
@@ -160,7 +167,7 @@ def _print_summary(title: str, name: str, queued: Sequence[QueuedPost], zone: Zo
         by_platform.setdefault(q.platform, []).append(q)
     print_table(
         title,
-        ["platform", "posts", "ids", f"first ({zone.key})", f"last ({zone.key})"],
+        ["platform", "posts", "ids", f"first ({zone_label(zone)})", f"last ({zone_label(zone)})"],
         [
             [
                 str(p),
