@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from posts.article import Article, read_article
+from posts.breaks import Kind, Piece, word_pieces
 from posts.measure import fits, measure
 from posts.platform import PROFILES, Platform
 from posts.sentences import split_sentences
@@ -167,9 +169,28 @@ def test_abbreviations_and_initials_do_not_end_sentences(text: str) -> None:
     assert " ".join(pieces) == text
 
 
-def test_enumerations_are_break_points() -> None:
-    pieces = [s for _, s in split_sentences("Require 1) guarantees; 2) peacekeepers; 3) aid.")]
-    assert pieces == ["Require", "1) guarantees;", "2) peacekeepers;", "3) aid."]
+def test_an_inline_enumeration_stays_in_its_sentence_and_its_items_are_break_points() -> None:
+    text = "Require 1) guarantees; 2) peacekeepers; 3) aid."
+    assert [s for _, s in split_sentences(text)] == [text]
+    pieces = word_pieces(Piece("", text, Kind.PARAGRAPH))
+    kinds = {p.text: p.kind for p in pieces}
+    assert kinds["1)"] == kinds["2)"] == kinds["3)"] == Kind.LIST
+    assert {p.text for p in pieces if p.dangling} == {"guarantees;", "peacekeepers;", "aid."}
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("2. Share this thread", ["2. Share this thread"]),
+        (
+            "Steps: 1. Stop the waiver. 2. Sanction them.",
+            ["Steps: 1. Stop the waiver.", "2. Sanction them."],
+        ),
+        ("He read chapter 3. Then he slept.", ["He read chapter 3.", "Then he slept."]),
+    ],
+)
+def test_a_list_marker_is_never_a_sentence_of_its_own(text: str, sentences: list[str]) -> None:
+    assert [s for _, s in split_sentences(text)] == sentences
 
 
 @pytest.mark.parametrize("raw", ["Artsakh", "#Artsakh", " #Artsakh "])
@@ -258,8 +279,13 @@ def test_property_words_survive_whole_when_every_word_fits(
     posts = split_article(article, SplitOptions(platform=platform, tags=TAGS)).posts
     assert words(" ".join(p.body for p in posts)) == words(" ".join(paragraphs))
     # Whole sentences whenever a sentence fits: no post ends mid-sentence unless the
-    # sentence alone is longer than a post.
+    # sentence alone, numbered and tagged, is longer than a post.
+    sentences = [s for paragraph in paragraphs for _, s in split_sentences(paragraph)]
+    sentence_ends = list(itertools.accumulate(len(non_space(s)) for s in sentences))
+    at = 0
     for post in posts[:-1]:
-        if post.body.endswith("."):
+        at += len(non_space(post.body))
+        if at in sentence_ends:
             continue
-        assert measure(platform, post.body) > PROFILES[platform].limit // 2
+        cut = next(s for s, end in zip(sentences, sentence_ends, strict=True) if end > at)
+        assert not fits(platform, f"{post.seq}/{len(posts)} {cut}\n\n{' '.join(TAGS)}"), cut
