@@ -5,13 +5,16 @@ charset-normalizer) are imported inside the functions that use them so that the 
 
 Faithfulness rule: every word of the body ends up in ``Article.paragraphs`` once, in order. The
 only text ever removed is page chrome (trailing boilerplate such as "Comments are closed.", which
-is reported in ``warnings``), Markdown markup, images, and separator lines such as ``* * *``.
+is reported in ``warnings``), Markdown markup, images without alt text and images standing alone
+as figures, what <script> and <style> hold, code blocks and footnotes nothing refers to (both
+reported), and separator lines such as ``* * *``.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import html
 import re
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -226,13 +229,14 @@ def _parse(text: str, kind: str, source: str, warnings: list[str]) -> Article:
         warnings.append(f"removed {stray} control character{plural} from {source}")
     if not text.strip():
         raise ArticleError(f"{source} is blank: it contains only whitespace")
+    notes: list[str] = []
     if kind == "md":
-        title, byline, paras = _from_markdown(text)
+        title, byline, paras, notes = _from_markdown(text, warnings)
     elif kind == "html":
         title, byline, paras = _from_html(text, warnings)
     else:
         title, byline, paras = _from_plain(text)
-    return _finish(source, title, byline, paras, warnings)
+    return _finish(source, title, byline, paras, warnings, notes)
 
 
 def _normalise_newlines(text: str) -> str:
@@ -283,8 +287,15 @@ _SEPARATOR = re.compile(r"[-*_=~#•·. ]{3,}")
 
 
 def _finish(
-    source: str, title: str | None, byline: str | None, paras: list[str], warnings: list[str]
+    source: str,
+    title: str | None,
+    byline: str | None,
+    paras: list[str],
+    warnings: list[str],
+    notes: Sequence[str] = (),
 ) -> Article:
+    """The article, tidied: separators and trailing page chrome dropped, a truncated ending
+    reported. Footnotes (`notes`) follow the body, after its chrome has gone."""
     title = _normalise(title) if title else None
     byline = _normalise(byline) if byline else None
     body = [p for p in (_normalise(p) for p in paras) if p and not _SEPARATOR.fullmatch(p)]
@@ -316,6 +327,7 @@ def _finish(
         warnings.append(
             f'the article seems truncated: its last sentence "{tail}" has no closing punctuation'
         )
+    body.extend(_normalise(n) for n in notes)
     return Article(title=title or None, byline=byline or None, paragraphs=body, warnings=warnings)
 
 
@@ -505,7 +517,10 @@ _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|$)", re
 _FM_FIELD = re.compile(r"^(title|author|authors)[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.I | re.M)
 
 
-def _from_markdown(text: str) -> tuple[str | None, str | None, list[str]]:
+def _from_markdown(
+    text: str, warnings: list[str]
+) -> tuple[str | None, str | None, list[str], list[str]]:
+    """Title, byline, paragraphs and footnotes of a Markdown article."""
     # YAML front matter (Jekyll, Hugo) is metadata, not body; its title/author are fallbacks.
     meta: dict[str, str] = {}
     m = _FRONT_MATTER.match(text.lstrip("\n"))
@@ -514,12 +529,14 @@ def _from_markdown(text: str) -> tuple[str | None, str | None, list[str]]:
             meta.setdefault(key.lower().rstrip("s"), value.strip("\"'[] "))
         text = text.lstrip("\n")[m.end() :]
 
-    blocks = _markdown_blocks(text)
+    markdown = _Markdown(warnings)
+    blocks = markdown.blocks(text)
     title = blocks.pop(0)[1] if blocks and blocks[0][0] == "h1" else meta.get("title")
     byline, paras = _byline_from_blocks(blocks)
     if byline is None and meta.get("author"):
         byline = "By " + meta["author"]
-    return _lone_title_is_body(title, byline, paras)
+    title, byline, paras = _lone_title_is_body(title, byline, paras)
+    return title, byline, paras, markdown.footnotes()
 
 
 def _byline_from_blocks(blocks: list[tuple[str, str]]) -> tuple[str | None, list[str]]:
@@ -536,75 +553,256 @@ def _byline_from_blocks(blocks: list[tuple[str, str]]) -> tuple[str | None, list
     return ", ".join(parts), ([rest] if rest.strip() else []) + texts[1:]
 
 
-def _markdown_blocks(text: str) -> list[tuple[str, str]]:
-    """Markdown -> [(kind, text)], kind "h1".."h6" or "p"; soft/hard breaks kept as "\\n"."""
-    from markdown_it import MarkdownIt
+# Where inline markup left nothing (an image without alt text, a script): a private-use mark,
+# so that the space before it can go when punctuation follows ("and ![](x)." reads "and.").
+_HOLE = "\ue000"
+_HOLE_BEFORE_PUNCTUATION = re.compile(
+    r"[(\[]\s*\ue000\s*[)\]]|\s*\ue000(?=\s*[.,;:!?…)\]»”’]|\s*$)"
+)
+_FOOTNOTE_DEFINITION = re.compile(r"\[\^([^\]\s]+)\]:[ \t]*(.*)")
+_FOOTNOTE_REFERENCE = re.compile(r"\[\^([^\]\s]+)\]")
+_FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
+_HTML_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w-]*)([^>]*?)(/?)\s*>")
+_HTML_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
-    blocks: list[tuple[str, str]] = []
-    context = "p"
-    # One entry per open list item: its "3) " prefix until the item's first text block takes it.
-    prefixes: list[str] = []
-    row: list[str] = []
-    for tok in tokens:
-        t = tok.type
-        if t == "heading_open":
-            context = tok.tag
-        elif t == "paragraph_open":
-            context = "p"
-        elif t in ("th_open", "td_open"):
-            context = "cell"
-        elif t == "tr_open":
-            row = []
-        elif t == "tr_close":
-            if any(c.strip() for c in row):
-                blocks.append(("p", " | ".join(row)))
-        elif t == "list_item_open":
-            # Ordered items keep their number as written ("1)" or "1."); bullets lose the marker.
-            prefixes.append(f"{tok.info}{tok.markup} " if tok.info else "")
-        elif t == "list_item_close":
-            prefixes.pop()
-        elif t == "inline":
-            content = _markdown_inline(tok.children or [])
-            if context == "cell":
-                row.append(_normalise(content))
+
+class _Markdown:
+    """Markdown as text a post can carry: blocks of ("h1".."h6" or "p", text), soft and hard
+    breaks kept as "\\n". Links keep an absolute URL, images their alt text in brackets (an
+    image alone in its paragraph is a figure and leaves nothing), footnote references read
+    "[1]" and their definitions follow the body as "[1] ...", table rows read "Header: cell;
+    Header: cell". Code blocks are dropped with a warning (code does not read as a post),
+    and so is what <script> and <style> hold; other inline HTML leaves its text."""
+
+    def __init__(self, warnings: list[str], base: str | None = None) -> None:
+        self.warnings = warnings
+        self.base = base  # what relative links are relative to (a saved page's address)
+        self.notes: dict[str, str] = {}  # footnote label -> its definition, as Markdown
+        self.numbers: dict[str, int] = {}  # footnote label -> its number, by first reference
+
+    def blocks(self, text: str) -> list[tuple[str, str]]:
+        from markdown_it import MarkdownIt
+
+        text = self._lift_footnotes(text)
+        tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+        blocks: list[tuple[str, str]] = []
+        context = "p"
+        # One entry per open list item: its "3) " prefix until the item's first text block
+        # takes it.
+        prefixes: list[str] = []
+        row: list[str] = []
+        header: list[str] = []  # the current table's heading cells
+        rows = 0  # and how many rows it had under them
+        in_head = False
+        for tok in tokens:
+            t = tok.type
+            if t == "heading_open":
+                context = tok.tag
+            elif t == "paragraph_open":
+                context = "p"
+            elif t in ("th_open", "td_open"):
+                context = "cell"
+            elif t == "table_open":
+                header, rows = [], 0
+            elif t == "thead_open":
+                in_head = True
+            elif t == "thead_close":
+                in_head = False
+            elif t == "tr_open":
+                row = []
+            elif t == "tr_close":
+                if in_head:
+                    header = row
+                elif any(row):
+                    blocks.append(("p", _table_row(header, row)))
+                    rows += 1
+            elif t == "table_close" and header and not rows:
+                blocks.append(("p", _table_row([], header)))  # a table of headings only
+            elif t == "list_item_open":
+                # Ordered items keep their number as written ("1)" or "1."); bullets lose it.
+                prefixes.append(f"{tok.info}{tok.markup} " if tok.info else "")
+            elif t == "list_item_close":
+                prefixes.pop()
+            elif t == "inline":
+                children = tok.children or []
+                content = "" if _is_figure(children) else self.inline(children)
+                if context == "cell":
+                    row.append(_normalise(content))
+                    continue
+                if prefixes and prefixes[-1] and content.strip():
+                    content, prefixes[-1] = prefixes[-1] + content, ""
+                if content.strip():
+                    blocks.append((context, content))
+            elif t in ("fence", "code_block"):
+                self._drop_code(tok.content)
+            elif t == "html_block":
+                blocks.extend(("p", p) for p in _html_text(tok.content).paragraphs)
+        return blocks
+
+    def inline(self, children: Sequence[Token]) -> str:
+        out: list[str] = []
+        links: list[tuple[str, int]] = []
+        hidden: str | None = None  # inside <script> or <style>: the tag that ends it
+        for tok in children:
+            t = tok.type
+            if hidden is not None:
+                tag = _HTML_TAG.fullmatch(tok.content.strip()) if t == "html_inline" else None
+                if tag and tag.group(1) and tag.group(2).lower() == hidden:
+                    hidden = None
                 continue
-            if prefixes and prefixes[-1] and content.strip():
-                content, prefixes[-1] = prefixes[-1] + content, ""
-            if content.strip():  # an image-only paragraph leaves nothing
-                blocks.append((context, content))
-        elif t in ("fence", "code_block"):
-            blocks.append(("p", tok.content))
-        elif t == "html_block":
-            blocks.extend(("p", p) for p in _html_text(tok.content).paragraphs)
-    return blocks
-
-
-_BR = re.compile(r"<br\s*/?>", re.I)
-
-
-def _markdown_inline(children: Sequence[Token]) -> str:
-    out: list[str] = []
-    links: list[tuple[str, int]] = []
-    for tok in children:
-        t = tok.type
-        if t in ("text", "code_inline"):
-            out.append(tok.content)
-        elif t in ("softbreak", "hardbreak"):
-            out.append("\n")
-        elif t == "html_inline":
-            if _BR.fullmatch(tok.content.strip()):
+            if t in ("text", "code_inline"):
+                out.append(tok.content)
+            elif t in ("softbreak", "hardbreak"):
                 out.append("\n")
-        elif t == "link_open":
-            links.append((str(tok.attrGet("href") or ""), len(out)))
-        elif t == "link_close" and links:
-            href, start = links.pop()
-            label = "".join(out[start:]).strip()
-            # Only absolute web links help a reader of a post; relative ones lead nowhere.
-            if label and _web_link(href) and not _same_url(label, href):
-                out.append(f" ({href})")
-        # Images are dropped; emphasis and strike-through markers vanish with their tokens.
-    return "".join(out)
+            elif t == "image":
+                out.append(_alt(tok.content))
+            elif t == "html_inline":
+                hidden = self._inline_html(tok.content, out, links)
+            elif t == "link_open":
+                links.append((str(tok.attrGet("href") or ""), len(out)))
+            elif t == "link_close" and links:
+                self._close_link(out, links.pop())
+            # Emphasis and strike-through markers vanish with their tokens.
+        text = _HOLE_BEFORE_PUNCTUATION.sub("", "".join(out)).replace(_HOLE, "")
+        return _FOOTNOTE_REFERENCE.sub(self._reference, text)
+
+    def footnotes(self) -> list[str]:
+        """The definitions, numbered as first referred to; those never referred to are
+        dropped with a warning."""
+        notes = []
+        for label, number in sorted(self.numbers.items(), key=lambda item: item[1]):
+            notes.append(f"[{number}] {self._render_inline(self.notes[label])}")
+        for label in self.notes.keys() - self.numbers.keys():
+            self.warnings.append(f"dropped footnote [^{label}], which the text never refers to")
+        return notes
+
+    def _inline_html(self, tag: str, out: list[str], links: list[tuple[str, int]]) -> str | None:
+        """Render one inline HTML tag into `out`; the name of the tag whose content must be
+        hidden until it closes (script, style), else None."""
+        found = _HTML_TAG.fullmatch(tag.strip())
+        if found is None:  # a comment or a processing instruction
+            out.append(_HOLE)
+            return None
+        closing, name, attributes = bool(found.group(1)), found.group(2).lower(), found.group(3)
+        if name in ("script", "style"):
+            out.append(_HOLE)
+            return None if closing or found.group(4) else name
+        attrs = {
+            m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
+            for m in _HTML_ATTRIBUTE.finditer(attributes)
+        }
+        if name == "br":
+            out.append("\n")
+        elif name == "img":
+            out.append(_alt(attrs.get("alt", "")))
+        elif name == "a" and closing and links:
+            self._close_link(out, links.pop())
+        elif name == "a" and not closing:
+            links.append((attrs.get("href", ""), len(out)))
+        return None
+
+    def _close_link(self, out: list[str], link: tuple[str, int]) -> None:
+        href, start = link
+        label = "".join(out[start:]).replace(_HOLE, "").strip()
+        url = self._absolute(href)
+        if label and url and not _same_url(label, url):
+            out.append(f" ({url})")
+
+    def _absolute(self, href: str) -> str | None:
+        """The link's web address, resolved against the page's own when relative; None for
+        links that lead nowhere from a post (relative without a base, #fragments, mailto:)."""
+        from urllib.parse import urljoin
+
+        href = href.strip()
+        if _web_link(href):
+            return href
+        if self.base and href and not href.startswith("#"):
+            joined = urljoin(self.base, href)
+            if _web_link(joined):
+                return joined
+        return None
+
+    def _lift_footnotes(self, text: str) -> str:
+        """Take footnote definitions ("[^1]: ...", continued on indented lines) out of the
+        text, outside fenced code, into self.notes."""
+        kept: list[str] = []
+        label: str | None = None
+        fence: str | None = None
+        for line in text.split("\n"):
+            opened = _FENCE.match(line)
+            if fence is not None:
+                fence = None if opened and opened.group(1).startswith(fence) else fence
+                kept.append(line)
+                continue
+            if opened:
+                fence, label = opened.group(1), None
+                kept.append(line)
+                continue
+            definition = _FOOTNOTE_DEFINITION.fullmatch(line)
+            if definition:
+                label = definition.group(1)
+                self.notes[label] = definition.group(2)
+            elif label is not None and line.startswith(("    ", "\t")):
+                self.notes[label] += " " + line.strip()
+            elif label is not None and not line.strip():
+                kept.append(line)
+            else:
+                label = None
+                kept.append(line)
+        return "\n".join(kept)
+
+    def _reference(self, match: re.Match[str]) -> str:
+        label = match.group(1)
+        if label not in self.notes:
+            warning = f"dropped footnote reference [^{label}], which has no definition"
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+            return ""
+        number = self.numbers.setdefault(label, len(self.numbers) + 1)
+        return f"[{number}]"
+
+    def _render_inline(self, text: str) -> str:
+        from markdown_it import MarkdownIt
+
+        tokens = MarkdownIt("commonmark").enable(["strikethrough"]).parseInline(text)
+        return "".join(self.inline(tok.children or []) for tok in tokens)
+
+    def _drop_code(self, code: str) -> None:
+        lines = code.rstrip("\n").split("\n")
+        first = _clip(lines[0].strip(), 40)
+        plural = "s" if len(lines) > 1 else ""
+        self.warnings.append(
+            f"dropped a code block of {len(lines)} line{plural} starting {first!r}:"
+            " code is not posted"
+        )
+
+
+def _alt(text: str) -> str:
+    """An image as a reader of the post can have it: its alt text in brackets, or nothing."""
+    text = " ".join(text.split())
+    return f"[{text}]" if text else _HOLE
+
+
+def _is_figure(children: Sequence[Token]) -> bool:
+    """Is this paragraph only images? Then it is a figure, which a post cannot show."""
+    images = [t for t in children if t.type == "image"]
+    rest = [t for t in children if t.type != "image"]
+    return bool(images) and all(
+        t.type in ("softbreak", "hardbreak") or (t.type == "text" and not t.content.strip())
+        for t in rest
+    )
+
+
+def _table_row(header: list[str], row: list[str]) -> str:
+    """A table row as a line: "Year: 1991; Event: Independence" (cells without a header
+    stand alone; empty cells are left out)."""
+    cells = []
+    for k, cell in enumerate(row):
+        if not cell:
+            continue
+        name = header[k] if k < len(header) else ""
+        cells.append(f"{name}: {cell}" if name else cell)
+    return "; ".join(cells)
 
 
 def _web_link(href: str) -> bool:
@@ -650,7 +848,7 @@ def _from_html(text: str, warnings: list[str]) -> tuple[str | None, str | None, 
     if body and body.strip():
         # trafilatura indents continuation lines; 4+ spaces would read as a code block.
         body = "\n".join(ln.strip() for ln in body.split("\n"))
-        blocks = _markdown_blocks(body)
+        blocks = _Markdown(warnings).blocks(body)
         fallback_title = None
     else:
         warnings.append(

@@ -508,7 +508,8 @@ def test_markdown_front_matter_and_numbering() -> None:
     )
     assert art.title == "From the front matter"
     assert art.byline == "By Ani Hovhannisyan"
-    assert art.paragraphs == ["Intro text.", "1. First.", "2. Second, with code.", "a | b", "1 | 2"]
+    # A table row reads as a line, each cell named by its column's heading.
+    assert art.paragraphs == ["Intro text.", "1. First.", "2. Second, with code.", "a: 1; b: 2"]
 
 
 def test_markdown_nested_lists_and_html() -> None:
@@ -518,6 +519,93 @@ def test_markdown_nested_lists_and_html() -> None:
         kind="md",
     )
     assert art.paragraphs == ["3) Third item", "nested point", "4) Fourth item.", "Raw html."]
+
+
+def test_markdown_script_and_style_never_reach_a_post() -> None:
+    art = parse_text(
+        "# T\n\nRead this <script>alert(1)</script>now, <style>p {}</style>please.\n\n"
+        "<script>\nalert(2)\n</script>\n\nAnd <script>never closed\n",
+        kind="md",
+    )
+    assert art.paragraphs == ["Read this now, please.", "And"]
+    assert "alert" not in " ".join(art.paragraphs)
+
+
+def test_markdown_other_inline_html_is_rendered_as_text() -> None:
+    art = parse_text(
+        "# T\n\nA <span class='x'>styled</span> word, a <b>bold</b> one,<br>a new line,"
+        ' <a href="https://anca.org/act">a link</a> and <img src="m.png" alt="a map">.\n',
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "A styled word, a bold one, a new line, a link (https://anca.org/act) and [a map]."
+    ]
+
+
+def test_markdown_images_leave_their_alt_text_or_nothing_but_never_a_hole() -> None:
+    art = parse_text(
+        "# T\n\nSee the map ![Map of the corridor](map.png) and ![](empty.png).\n\n"
+        "Before ![](a.png) after, (![](b.png)) and ![ ](c.png): done.\n\n"
+        "![A figure on its own](figure.png)\n\nThe end.\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "See the map [Map of the corridor] and.",
+        "Before after, and: done.",
+        "The end.",
+    ]
+
+
+def test_markdown_footnotes_read_as_numbered_notes_after_the_body() -> None:
+    art = parse_text(
+        "# T\n\nA claim[^src] and another[^1], the first again[^src].\n\n"
+        "[^1]: Second source,\n    continued on an indented line.\n"
+        "[^src]: The *first* source, at [the archive](https://example.org/a).\n"
+        "[^unused]: Nobody refers to this.\n\n"
+        "A dangling one[^missing].\n\nShare this:\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "A claim[1] and another[2], the first again[1].",
+        "A dangling one.",
+        "[1] The first source, at the archive (https://example.org/a).",
+        "[2] Second source, continued on an indented line.",
+    ]
+    assert art.warnings == [
+        "dropped footnote reference [^missing], which has no definition",
+        "dropped footnote [^unused], which the text never refers to",
+        'dropped page boilerplate "Share this:"',
+    ]
+
+
+def test_markdown_footnote_lookalikes_inside_code_are_not_footnotes() -> None:
+    art = parse_text("# T\n\nText.\n\n```\n[^1]: not a note\n```\n\nMore.\n", kind="md")
+    assert art.paragraphs == ["Text.", "More."]
+
+
+def test_markdown_table_rows_read_as_lines() -> None:
+    art = parse_text(
+        "# T\n\n| Year | Event |\n|------|-------|\n| 1991 | Independence *declared* |\n"
+        "| 2023 |  |\n\n| Only | Headings |\n|---|---|\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "Year: 1991; Event: Independence declared",
+        "Year: 2023",
+        "Only; Headings",
+    ]
+
+
+def test_markdown_code_blocks_are_dropped_with_a_warning() -> None:
+    art = parse_text(
+        '# T\n\nBefore.\n\n```python\nprint("hello")\nx = 1\n```\n\n    indented code\n\nAfter.\n',
+        kind="md",
+    )
+    assert art.paragraphs == ["Before.", "After."]
+    assert art.warnings == [
+        "dropped a code block of 2 lines starting 'print(\"hello\")': code is not posted",
+        "dropped a code block of 1 line starting 'indented code': code is not posted",
+    ]
 
 
 # --------------------------------------------------------------------------- HTML
