@@ -233,7 +233,7 @@ def _parse(text: str, kind: str, source: str, warnings: list[str]) -> Article:
     if kind == "md":
         title, byline, paras, notes = _from_markdown(text, warnings)
     elif kind == "html":
-        title, byline, paras = _from_html(text, warnings)
+        title, byline, paras = _from_html(text, warnings, source)
     else:
         title, byline, paras = _from_plain(text)
     return _finish(source, title, byline, paras, warnings, notes)
@@ -704,23 +704,9 @@ class _Markdown:
     def _close_link(self, out: list[str], link: tuple[str, int]) -> None:
         href, start = link
         label = "".join(out[start:]).replace(_HOLE, "").strip()
-        url = self._absolute(href)
+        url = _absolute(href, self.base)
         if label and url and not _same_url(label, url):
             out.append(f" ({url})")
-
-    def _absolute(self, href: str) -> str | None:
-        """The link's web address, resolved against the page's own when relative; None for
-        links that lead nowhere from a post (relative without a base, #fragments, mailto:)."""
-        from urllib.parse import urljoin
-
-        href = href.strip()
-        if _web_link(href):
-            return href
-        if self.base and href and not href.startswith("#"):
-            joined = urljoin(self.base, href)
-            if _web_link(joined):
-                return joined
-        return None
 
     def _lift_footnotes(self, text: str) -> str:
         """Take footnote definitions ("[^1]: ...", continued on indented lines) out of the
@@ -809,6 +795,21 @@ def _web_link(href: str) -> bool:
     return href.startswith(("http://", "https://"))
 
 
+def _absolute(href: str, base: str | None) -> str | None:
+    """A link's web address, resolved against the page's own when relative; None for links
+    that lead nowhere from a post (relative without a base, #fragments, mailto:)."""
+    from urllib.parse import urljoin
+
+    href = href.strip()
+    if _web_link(href):
+        return href
+    if base and href and not href.startswith("#"):
+        joined = urljoin(base, href)
+        if _web_link(joined):
+            return joined
+    return None
+
+
 def _same_url(label: str, href: str) -> bool:
     def bare(u: str) -> str:
         u = re.sub(r"^(https?://)?(www\.)?", "", u.strip().lower())
@@ -820,9 +821,14 @@ def _same_url(label: str, href: str) -> bool:
 # --------------------------------------------------------------------------- HTML
 
 
-def _from_html(text: str, warnings: list[str]) -> tuple[str | None, str | None, list[str]]:
+def _from_html(
+    text: str, warnings: list[str], source: str
+) -> tuple[str | None, str | None, list[str]]:
     import trafilatura
 
+    # Our own simple extraction always runs: it knows the page's address (for relative
+    # links), its <noscript> text and its visible lines, whatever trafilatura makes of it.
+    page = _html_text(text)
     body: str | None = None
     meta_title: str | None = None
     meta_author: str | None = None
@@ -845,38 +851,88 @@ def _from_html(text: str, warnings: list[str]) -> tuple[str | None, str | None, 
     except Exception:  # a parser crash on odd markup should not lose the article
         body = None
 
+    blocks: list[tuple[str, str]] = []
     if body and body.strip():
         # trafilatura indents continuation lines; 4+ spaces would read as a code block.
         body = "\n".join(ln.strip() for ln in body.split("\n"))
-        blocks = _Markdown(warnings).blocks(body)
-        fallback_title = None
-    else:
+        blocks = _Markdown(warnings, base=page.base).blocks(body)
+        # "You need to enable JavaScript" is for browsers without it, never the article.
+        blocks = [b for b in blocks if _normalise(b[1]) not in page.noscript]
+        if _flattened(blocks, page):
+            # On a short page trafilatura falls back to the text run together in one
+            # paragraph, title and byline included; the page's own paragraphs are the same
+            # words with their structure.
+            blocks = [("p", p) for p in page.paragraphs]
+    if not blocks:
+        if not page.paragraphs and page.noscript:
+            raise ArticleError(
+                f"no article text found in {source}: the page needs JavaScript to show it"
+            )
         warnings.append(
             "the article extractor found no article body, so a simple text extraction was used"
             " (it may include page clutter)"
         )
-        page = _html_text(text)
         blocks = [("p", p) for p in page.paragraphs]
-        fallback_title = page.title
 
     title: str | None = None
     if blocks and blocks[0][0] == "h1":
         title = blocks.pop(0)[1]
     else:
-        title = meta_title or fallback_title
-        # A title repeated as the first paragraph is the page's heading, not body text.
-        if title and blocks and _normalise(blocks[0][1]) == _normalise(title):
+        title = meta_title or page.title
+        # A heading repeated as the first paragraph is the page's title, not body text.
+        first = _normalise(blocks[0][1]) if blocks else None
+        if first is not None and first == _normalise(page.heading or ""):
+            title = page.heading
             blocks.pop(0)
-    byline, paras = _byline_from_blocks(blocks)
+        elif first is not None and title and first == _normalise(title):
+            blocks.pop(0)
+    # The visible "By ..." line, wherever the extractor left it near the top; else the one
+    # our extraction saw (trafilatura may drop it); else the page's author metadata.
+    byline, paras = _byline_near_top(blocks)
+    if byline is None and page.byline:
+        byline = page.byline
+        paras = [p for p in paras if _normalise(p) != _normalise(page.byline)]
     if byline is None and meta_author:
         byline = "By " + ", ".join(a.strip() for a in meta_author.split(";") if a.strip())
     return title, byline, paras
+
+
+def _flattened(blocks: list[tuple[str, str]], page: _PageText) -> bool:
+    """Is this one block the page's paragraphs run together (their words, links aside)?"""
+    if len(blocks) != 1 or len(page.paragraphs) < 2:
+        return False
+
+    def words(text: str) -> str:
+        return re.sub(r"\s+", "", re.sub(r" \(https?://[^\s()]*\)", "", text))
+
+    return words(blocks[0][1]) == words("".join(page.paragraphs))
+
+
+def _byline_near_top(blocks: list[tuple[str, str]]) -> tuple[str | None, list[str]]:
+    """Like _byline_from_blocks, but the "By ..." paragraph may follow a few short lines (a
+    date, a kicker), as on many pages; the search stops where the body begins."""
+    for k, (kind, text) in enumerate(blocks[:_BYLINE_SEARCH]):
+        if kind == "p":
+            byline, rest = _byline_from_blocks(blocks[k:])
+            if byline is not None:
+                return byline, [t for _, t in blocks[:k]] + rest
+        if len(text) > 200:
+            break
+    return None, [t for _, t in blocks]
+
+
+# How many paragraphs from the top a page's byline may stand.
+_BYLINE_SEARCH = 4
 
 
 @dataclass
 class _PageText:
     title: str | None
     paragraphs: list[str]
+    heading: str | None = None  # the first <h1>
+    base: str | None = None  # what the page's relative links are relative to
+    noscript: frozenset[str] = frozenset()  # paragraphs shown only without JavaScript
+    byline: str | None = None  # a visible "By ..." line near the top
 
 
 class _TextExtractor(HTMLParser):
@@ -920,6 +976,11 @@ class _TextExtractor(HTMLParser):
         self.links: list[tuple[str, int]] = []  # open <a href>: (href, where its text starts)
         # (text, inside <article>, inside <main>)
         self.paras: list[tuple[str, bool, bool]] = []
+        self.noscript: list[str] = []  # the text of <noscript>, shown only without JavaScript
+        self.noscript_buf: list[str] = []
+        # Where the page says it lives: <base href>, <meta property="og:url">, canonical.
+        self.base_href: str | None = None
+        self.own_url: str | None = None
 
     def flush(self) -> None:
         # HTML whitespace is not significant and <br> is a block break here, so flatten now.
@@ -927,14 +988,35 @@ class _TextExtractor(HTMLParser):
         if text:
             self.paras.append((text, self.article > 0, self.main > 0))
         self.buf = []
+        hidden = _normalise("".join(self.noscript_buf))
+        if hidden:
+            self.noscript.append(hidden)
+        self.noscript_buf = []
+
+    @property
+    def base(self) -> str | None:
+        """What relative links are relative to: <base href>, itself resolved against the
+        page's own address (og:url, else the canonical link) when it is relative."""
+        from urllib.parse import urljoin
+
+        base = urljoin(self.own_url or "", self.base_href) if self.base_href else self.own_url
+        return base if base and _web_link(base) else None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.BLOCK:
             self.flush()
+        values = {k: v or "" for k, v in attrs}
+        if tag == "base" and self.base_href is None and values.get("href"):
+            self.base_href = values["href"]
+        elif tag == "meta" and values.get("property", "").lower() == "og:url":
+            self.own_url = self.own_url or values.get("content") or None
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.own_url = self.own_url or values.get("href") or None
         if tag in self.VOID:
             return
         names = " ".join(v or "" for k, v in attrs if k in ("class", "id")).split()
-        skipped = tag in self.SKIP or (
+        # An article's own <header> holds its title and byline; the page's is chrome.
+        skipped = (tag in self.SKIP and not (tag == "header" and self.article)) or (
             tag not in self.FRAME and any(self.SKIP_CLASS.match(n) for n in names)
         )
         self.stack.append((tag, skipped))
@@ -950,8 +1032,11 @@ class _TextExtractor(HTMLParser):
         if tag == "a" and self.links:
             href, start = self.links.pop()
             label = "".join(self.buf[start:]).strip()
-            if not self.skip and label and _web_link(href) and not _same_url(label, href):
-                self.buf.append(f" ({href})")
+            url = _absolute(href, self.base)
+            if not self.skip and label and url and not _same_url(label, url):
+                self.buf.append(f" ({url})")
+        if tag == "noscript":
+            self.flush()
         if not any(t == tag for t, _ in self.stack):
             return
         while self.stack:
@@ -971,6 +1056,8 @@ class _TextExtractor(HTMLParser):
             self.h1 += data
         if not self.skip:
             self.buf.append(data)
+        elif "noscript" in tags:
+            self.noscript_buf.append(data)
 
 
 def _html_text(html: str) -> _PageText:
@@ -983,5 +1070,7 @@ def _html_text(html: str) -> _PageText:
         or [t for t, _, in_main in p.paras if in_main]
         or [t for t, _, _ in p.paras]
     )
-    title = _normalise(p.h1) or _normalise(p.title) or None
-    return _PageText(title, chosen)
+    heading = _normalise(p.h1) or None
+    title = heading or _normalise(p.title) or None
+    byline, _ = _byline_near_top([("p", t) for t in chosen if t != heading])
+    return _PageText(title, chosen, heading, p.base, frozenset(p.noscript), byline)

@@ -687,6 +687,105 @@ def test_html_via_parse_text() -> None:
     assert parse_text(html, kind="html").paragraphs == EXPECTED_HTML_BODY
 
 
+JS_ONLY = (
+    "<!doctype html><html><head><title>App</title><script src='/app.js'></script></head>"
+    "<body><noscript>You need to enable JavaScript to run this app.</noscript>"
+    "<div id='root'></div></body></html>"
+)
+
+
+def test_a_javascript_only_page_is_no_article(tmp_path: Path) -> None:
+    path = tmp_path / "app.html"
+    path.write_text(JS_ONLY)
+    with pytest.raises(ArticleError) as e:
+        read_article(path)
+    assert message(e) == f"no article text found in {path}: the page needs JavaScript to show it"
+
+
+SHORT_PAGE = """<!doctype html><html><head><title>Short Piece | Site</title>{head}</head>
+<body><article>
+<h1>A Short Piece</h1>
+<div class="byline">By Ani Hovhannisyan</div>
+<p>The road has been closed for nine months, as <a href="report.html">the report</a> shows.</p>
+<p>Read <a href="/about">more about us</a> and <a href="#top">go up</a>, please.</p>
+</article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("head", "report"),
+    [
+        (
+            '<meta property="og:url" content="https://site.example/2023/short-piece">',
+            "https://site.example/2023/report.html",
+        ),
+        (
+            '<link rel="canonical" href="https://site.example/2023/short-piece">',
+            "https://site.example/2023/report.html",
+        ),
+        (
+            '<base href="/news/"><meta property="og:url" content="https://site.example/a/b">',
+            "https://site.example/news/report.html",
+        ),
+    ],
+    ids=["og-url", "canonical", "relative-base"],
+)
+def test_a_short_page_keeps_its_structure_and_its_links(head: str, report: str) -> None:
+    art = parse_text(SHORT_PAGE.format(head=head), kind="html")
+    assert (art.title, art.byline) == ("A Short Piece", "By Ani Hovhannisyan")
+    assert art.paragraphs == [
+        f"The road has been closed for nine months, as the report ({report}) shows.",
+        "Read more about us (https://site.example/about) and go up, please.",
+    ]
+    assert art.warnings == []
+
+
+def test_links_in_the_extracted_body_resolve_against_base() -> None:
+    page = (
+        "<html><head><base href='https://example.org/news/'></head><body>"
+        "<h1>A Short Piece</h1><p>By Ani Hovhannisyan</p>"
+        "<p>The road has been closed for nine months, as <a href='report.html'>the report</a>"
+        " shows.</p><p>Read <a href='/about'>more about us</a>.</p></body></html>"
+    )
+    art = parse_text(page, kind="html")
+    assert art.byline == "By Ani Hovhannisyan"
+    assert art.paragraphs == [
+        "The road has been closed for nine months, as the report"
+        " (https://example.org/news/report.html) shows.",
+        "Read more about us (https://example.org/about).",
+    ]
+
+
+DATED_PAGE = """<!doctype html><html><head><title>The Road | Caucasus Watch</title></head><body>
+<header><nav><a href="/">Home</a> <a href="/news">News</a></nav></header>
+<main><article><header>
+<h1>The Road Must Open</h1>
+<p class="date">March 3, 2024</p>
+<p>By Lilit Sargsyan, Yerevan correspondent</p></header>
+<p>For nine months the only road linking Artsakh to Armenia has been closed, and the 120,000
+people who live there have watched their shelves empty one by one, while the world looked
+away from them.</p>
+<p>Congress has already written the tools it needs into law. Section 907 bars most direct aid
+to Baku until the blockade ends, yet every administration since 2002 has waived it.</p>
+</article></main><footer>© 2024</footer></body></html>"""
+
+
+@pytest.mark.parametrize("path", ["extractor", "fallback"])
+def test_a_visible_by_line_is_the_byline_whichever_path(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # No <meta name="author">, and the "By" line is not the first line under the title.
+    if path == "fallback":
+        import trafilatura
+
+        monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: None)
+    art = parse_text(DATED_PAGE, kind="html")
+    assert art.title == "The Road Must Open"
+    assert art.byline == "By Lilit Sargsyan, Yerevan correspondent"
+    assert art.paragraphs[0] == "March 3, 2024"
+    assert all("Lilit" not in p for p in art.paragraphs)
+    assert art.paragraphs[1].startswith("For nine months")
+
+
 # --------------------------------------------------------------------------- invariants
 
 
