@@ -125,6 +125,9 @@ def _decode(data: bytes, source: str, kind: str) -> tuple[str, list[str]]:
                 return data.decode(codec), []
             except UnicodeDecodeError:
                 break
+    document = _document_format(data)
+    if document is not None:
+        raise ArticleError(f"{source} is {document}, not an article: save its text first")
     if b"\x00" in data or _control_share(data) > 0.05:
         raise ArticleError(f"{source} looks like binary data, not an article")
     try:
@@ -176,6 +179,28 @@ def _decode(data: bytes, source: str, kind: str) -> tuple[str, list[str]]:
     return text, [
         f"{source} is not UTF-8; decoded it as {best.encoding} (a guess: check accented letters)"
     ]
+
+
+# Documents whose text is not the file's text, by the signature they open with. Some pass for
+# text: a PDF can be nearly all ASCII (uncompressed streams), PostScript and RTF are.
+_DOCUMENT_SIGNATURES = (
+    (b"%!PS", "a PostScript document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"PK\x03\x04", "a ZIP archive (a Word, OpenDocument or EPUB file?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word or Excel document"),
+)
+
+
+def _document_format(data: bytes) -> str | None:
+    """What kind of document the bytes are, if they are one we recognise and cannot read."""
+    # Readers accept the "%PDF-" header anywhere in the first 1,024 bytes (Adobe's PDF
+    # Reference 1.7, appendix H, implementation note 13), so a PDF may open with a little junk.
+    if b"%PDF-" in data[:1024]:
+        return "a PDF document"
+    for signature, name in _DOCUMENT_SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
 
 
 def _utf8_with_strays(data: bytes, limit: int = 64) -> tuple[str, int] | None:

@@ -786,6 +786,33 @@ def test_a_visible_by_line_is_the_byline_whichever_path(
     assert art.paragraphs[1].startswith("For nine months")
 
 
+MOSTLY_ASCII_PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"4 0 obj << /Length 44 >> stream\nBT /F1 24 Tf 100 700 Td (Hello World) Tj ET\n"
+    b"endstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (MOSTLY_ASCII_PDF, "a PDF document"),
+        (b"junk before the header\n" + MOSTLY_ASCII_PDF, "a PDF document"),
+        (b"%!PS-Adobe-3.0\n%%Title: flyer\n/Times-Roman findfont\n", "a PostScript document"),
+        (b"{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Hello.}", "an RTF document"),
+        (b"PK\x03\x04\x14\x00\x06\x00word/document.xml", "a ZIP archive"),
+    ],
+    ids=["pdf", "pdf-after-junk", "postscript", "rtf", "docx"],
+)
+def test_a_document_renamed_txt_is_refused(tmp_path: Path, content: bytes, what: str) -> None:
+    path = tmp_path / "article.txt"
+    path.write_bytes(content)
+    with pytest.raises(ArticleError) as e:
+        read_article(path)
+    assert message(e).startswith(f"{path} is {what}")
+    assert message(e).endswith(", not an article: save its text first")
+
+
 # --------------------------------------------------------------------------- invariants
 
 
