@@ -8,39 +8,19 @@ than estimated, and every final post is measured again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from posts.article import Article
 from posts.breaks import PARAGRAPH_BREAK, Piece, sentence_pieces
+from posts.hashtags import has_hashtag, normalize_tag
 from posts.measure import measure, url_spans, utf8_bytes
 from posts.pack import Packer, SplitError
 from posts.platform import PROFILES, Platform, Profile
 
 TagPlacement = Literal["all", "first", "last"]
 TAG_PLACEMENTS: tuple[TagPlacement, ...] = ("all", "first", "last")
-
-_TAG_RE = re.compile(r"#?(\w{1,100})")
-
-
-def normalize_tag(raw: str) -> str:
-    """`Artsakh` or `#Artsakh` -> `#Artsakh`; anything else is refused."""
-    text = raw.strip()
-    match = _TAG_RE.fullmatch(text)
-    if match is None or match.group(1).isdigit():
-        raise SplitError(
-            f"invalid tag {raw!r}: a hashtag is letters, digits and underscores "
-            "(at most 100, not only digits), with or without a leading #"
-        )
-    return "#" + match.group(1)
-
-
-def has_hashtag(text: str, tag: str) -> bool:
-    """Does `text` already carry `tag` as a whole hashtag (case-insensitive)?"""
-    pattern = rf"(?<![\w#]){re.escape(tag)}(?!\w)"
-    return re.search(pattern, text, flags=re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)

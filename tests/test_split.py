@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 
 import pytest
 from conftest import EXAMPLE
@@ -15,7 +16,7 @@ from posts.breaks import Kind, Piece, word_pieces
 from posts.measure import fits, measure
 from posts.platform import PROFILES, Platform
 from posts.sentences import split_sentences
-from posts.split import SplitError, SplitOptions, normalize_tag, split_article
+from posts.split import SplitError, SplitOptions, has_hashtag, normalize_tag, split_article
 
 TAGS = ("#Artsakh", "#Armenia")
 
@@ -202,6 +203,56 @@ def test_tags_are_normalised(raw: str) -> None:
 def test_invalid_tags_are_refused(raw: str) -> None:
     with pytest.raises(SplitError):
         normalize_tag(raw)
+
+
+# Hashtags with combining marks, and the NFD form of "é": X and Bluesky both link them.
+MARKED_TAGS = ["भारत", "नमस्ते", "สวัสดี", "தமிழ்", "שָׁלוֹם", "مَرحَبا", "e\u0301"]
+
+
+@pytest.mark.parametrize("raw", MARKED_TAGS)
+def test_a_tag_with_combining_marks_is_accepted_in_nfc(raw: str) -> None:
+    assert normalize_tag(raw) == "#" + unicodedata.normalize("NFC", raw)
+    assert normalize_tag("#" + raw) == normalize_tag(raw)
+
+
+@pytest.mark.parametrize("raw", [*MARKED_TAGS, "Artsakh", "peace_now", "Հայաստան", "東京2026"])
+def test_an_accepted_tag_is_linked_whole_by_bluesky(raw: str) -> None:
+    from atproto import client_utils  # the detection our Bluesky adapter publishes with
+
+    tag = normalize_tag(raw)
+    facets = client_utils.detect_facets(f"Stand with {tag} today")
+    assert [f.tag for facet in facets for f in facet.features] == [tag[1:]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("می\u200cخواهم", "Bluesky ends a hashtag at a zero-width joiner (U+200C), so it would"
+         " link only '#می'"),
+        ("peace_", "Bluesky leaves a final '_' out of a hashtag"),
+    ],
+)  # fmt: skip
+def test_a_tag_bluesky_would_cut_short_is_refused(raw: str, reason: str) -> None:
+    with pytest.raises(SplitError) as e:
+        normalize_tag(raw)
+    assert str(e.value) == f"invalid tag {raw!r}: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("text", "tag", "carried"),
+    [
+        ("against #Artsakh and #Armenia.", "#Artsakh", True),
+        ("#artsakh's people", "#Artsakh", True),
+        ("#भारतीय लोग", "#भारत", False),  # a vowel sign continues the hashtag
+        ("#भारत.", "#भारत", True),
+        ("caf #cafe\u0301", "#café", True),  # the text's NFD is the tag's NFC
+        ("#Artsakh#Armenia", "#Artsakh", False),
+        ("AT&#Artsakh", "#Artsakh", False),
+        ("#Artsakh_2026", "#Artsakh", False),
+    ],
+)
+def test_has_hashtag_finds_hashtags_as_the_platforms_do(text: str, tag: str, carried: bool) -> None:
+    assert has_hashtag(text, tag) is carried
 
 
 def test_tags_that_leave_no_room_are_refused() -> None:
