@@ -8,6 +8,7 @@ than estimated, and every final post is measured again.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -141,11 +142,48 @@ def _pack(
         return bodies, texts, lengths, packing.warnings
 
 
+def check_link(link: str) -> None:
+    """Refuse a `--link` that would not be posted as one working link, in one sentence."""
+    from urllib.parse import urlsplit
+
+    def refuse(reason: str) -> SplitError:
+        return SplitError(f"invalid link {_clipped(link)!r}: {reason}")
+
+    if not link or any(_is_space_or_control(c) for c in link):
+        raise refuse("a link is one URL, without spaces or control characters")
+    if not link.lower().startswith(("https://", "http://")):
+        raise refuse("give a full URL starting with https:// or http://")
+    try:
+        parts = urlsplit(link)
+        host, _ = parts.hostname, parts.port
+    except ValueError:  # "https://[::1/": a bracketed host never closed, a port not a number
+        raise refuse("its host or port is malformed") from None
+    if not host:
+        raise refuse("the URL names no host")
+    # X links (and counts as 23) only what twitter-text finds; the rest would be plain text.
+    spans = url_spans(link)
+    if not spans or spans[0][0] != 0:
+        raise refuse("X would not recognise it as a link")
+    if spans[0][1] != len(link):
+        raise refuse(f"X would link only {_clipped(link[: spans[0][1]])!r} of it")
+
+
+def _clipped(text: str, most: int = 80) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def _is_space_or_control(char: str) -> bool:
+    # Z*: spaces and line separators; Cc: control characters; Cf: format characters
+    # (bidirectional overrides, zero-width spaces and joiners).
+    category = unicodedata.category(char)
+    return category[0] == "Z" or category in ("Cc", "Cf")
+
+
 def split_article(article: Article, options: SplitOptions, balanced: bool = True) -> SplitResult:
     """Cut the article into posts for one platform. balanced=False fills each post greedily
     (the simple packing, kept to measure the balanced one against)."""
-    if options.link and not url_spans(options.link):
-        raise SplitError(f"invalid link {options.link!r}: give a full URL such as https://...")
+    if options.link is not None:
+        check_link(options.link)
     sentences = sentence_pieces(article)
     if not sentences:
         raise SplitError("the article has no text to post")
@@ -172,6 +210,7 @@ __all__ = [
     "SplitOptions",
     "SplitResult",
     "TagPlacement",
+    "check_link",
     "has_hashtag",
     "normalize_tag",
     "split_article",

@@ -255,6 +255,42 @@ def test_has_hashtag_finds_hashtags_as_the_platforms_do(text: str, tag: str, car
     assert has_hashtag(text, tag) is carried
 
 
+NOT_ONE_URL = "a link is one URL, without spaces or control characters"
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ("https://exa mple.com", NOT_ONE_URL),
+        ("https://example.com/\x07", NOT_ONE_URL),
+        ("https://example.com/\u202eevil", NOT_ONE_URL),  # a right-to-left override
+        ("ftp://example.com/file", "give a full URL starting with https:// or http://"),
+        ("anca.org/act", "give a full URL starting with https:// or http://"),
+        ("javascript:alert(1)", "give a full URL starting with https:// or http://"),
+        ("https://", "the URL names no host"),
+        ("https://[::1/", "its host or port is malformed"),
+        ("https://example.com:99999/", "its host or port is malformed"),
+        ("http://localhost/act", "X would not recognise it as a link"),
+        ("https://example.com/act.", "X would link only 'https://example.com/act' of it"),
+    ],
+)  # fmt: skip
+def test_a_link_that_would_not_work_is_refused_in_one_sentence(link: str, reason: str) -> None:
+    article = Article(title=None, byline=None, paragraphs=["Hello there."])
+    with pytest.raises(SplitError) as e:
+        split_article(article, SplitOptions(platform=Platform.X, link=link))
+    assert str(e.value) == f"invalid link {link!r}: {reason}"
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://anca.org/", "http://example.org/a?b=c#d", "HTTPS://EXAMPLE.com:8080/x"],
+)
+def test_a_full_web_link_is_accepted(link: str) -> None:
+    article = Article(title=None, byline=None, paragraphs=["Hello there."])
+    posts = split_article(article, SplitOptions(platform=Platform.X, link=link)).posts
+    assert link in posts[0].text
+
+
 def test_tags_that_leave_no_room_are_refused() -> None:
     tags = tuple(f"#{'t' * 99}{i}" for i in range(3))
     article = Article(title=None, byline=None, paragraphs=["Hello there."])
