@@ -288,3 +288,22 @@ def test_property_the_fast_search_chooses_what_the_general_one_does(
         fewest[end] = fewest[reach[end]] + 1
     search = _Search(packer, pieces, sums, reach, fewest)
     assert search.cheapest_in_fewest() == search.cheapest(states=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    paragraphs=st.lists(_paragraph, min_size=1, max_size=3),
+    platform=st.sampled_from(list(Platform)),
+    placement=st.sampled_from(["all", "first", "last"]),
+)
+def test_property_summed_sizes_choose_what_measuring_every_post_would(
+    paragraphs: list[str], platform: Platform, placement: TagPlacement
+) -> None:
+    # The packer adds up pieces' sizes instead of measuring each candidate post: the sums
+    # must be what the platform counts, or the choice would differ.
+    options = SplitOptions(platform, tags=TAGS, tags_on=placement)
+    frame = _Frame(options, digits=2)
+    sentences = sentence_pieces(Article(None, None, paragraphs))
+    summed = Packer(options.profile, frame.reserve, platform.value).pack(sentences)
+    measured = Packer(options.profile, frame.reserve, platform.value, exact=True).pack(sentences)
+    assert summed.bodies == measured.bodies
