@@ -3,8 +3,10 @@
     python -m bench.split [--runs 3] [--sizes 1,100,1024,5120]  (sizes in KiB)
 
 In-process: parse_text (the .txt reader, the baseline) then split_article for X and for
-Bluesky with two hashtags. Growth: time(size) / time(previous size) against the size
-ratio; the target is 10x the input <= 12x the time (i.e. growth / size ratio <= 1.2).
+Bluesky with two hashtags, balanced (the default) and greedy (`balanced=False`, every post
+filled in turn: what the balanced packer costs over the simple one). Growth: time(size) /
+time(previous size) against the size ratio; the target is 10x the input <= 12x the time
+(i.e. growth / size ratio <= 1.2).
 """
 
 from __future__ import annotations
@@ -38,11 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         for platform in (Platform.X, Platform.BLUESKY):
             options = SplitOptions(platform=platform, tags=("#Artsakh", "#Armenia"))
             times = []
-            posts = 0
+            greedy_times = []
+            posts = greedy_posts = 0
             for _ in range(args.runs):
                 start = time.perf_counter()
                 posts = len(split_article(article, options).posts)
                 times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                greedy_posts = len(split_article(article, options, balanced=False).posts)
+                greedy_times.append(time.perf_counter() - start)
             t = median(times)
             kib = len(text.encode()) / 1024
             growth = ""
@@ -60,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"{kib:,.0f} KiB",
                     platform.value,
                     posts,
+                    greedy_posts,
                     median(parse_times),
+                    median(greedy_times),
                     t,
                     kib / t,
                     t / median(parse_times),
@@ -74,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
                 "article",
                 "platform",
                 "posts",
+                "greedy posts",
                 "parse s (baseline)",
+                "greedy s",
                 "split s",
                 "split KiB/s",
                 "split / parse",

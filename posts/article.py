@@ -5,13 +5,16 @@ charset-normalizer) are imported inside the functions that use them so that the 
 
 Faithfulness rule: every word of the body ends up in ``Article.paragraphs`` once, in order. The
 only text ever removed is page chrome (trailing boilerplate such as "Comments are closed.", which
-is reported in ``warnings``), Markdown markup, images, and separator lines such as ``* * *``.
+is reported in ``warnings``), Markdown markup, images without alt text and images standing alone
+as figures, what <script> and <style> hold, code blocks and footnotes nothing refers to (both
+reported), and separator lines such as ``* * *``.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import html
 import re
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -122,6 +125,9 @@ def _decode(data: bytes, source: str, kind: str) -> tuple[str, list[str]]:
                 return data.decode(codec), []
             except UnicodeDecodeError:
                 break
+    document = _document_format(data)
+    if document is not None:
+        raise ArticleError(f"{source} is {document}, not an article: save its text first")
     if b"\x00" in data or _control_share(data) > 0.05:
         raise ArticleError(f"{source} looks like binary data, not an article")
     try:
@@ -175,6 +181,28 @@ def _decode(data: bytes, source: str, kind: str) -> tuple[str, list[str]]:
     ]
 
 
+# Documents whose text is not the file's text, by the signature they open with. Some pass for
+# text: a PDF can be nearly all ASCII (uncompressed streams), PostScript and RTF are.
+_DOCUMENT_SIGNATURES = (
+    (b"%!PS", "a PostScript document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"PK\x03\x04", "a ZIP archive (a Word, OpenDocument or EPUB file?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word or Excel document"),
+)
+
+
+def _document_format(data: bytes) -> str | None:
+    """What kind of document the bytes are, if they are one we recognise and cannot read."""
+    # Readers accept the "%PDF-" header anywhere in the first 1,024 bytes (Adobe's PDF
+    # Reference 1.7, appendix H, implementation note 13), so a PDF may open with a little junk.
+    if b"%PDF-" in data[:1024]:
+        return "a PDF document"
+    for signature, name in _DOCUMENT_SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
 def _utf8_with_strays(data: bytes, limit: int = 64) -> tuple[str, int] | None:
     """Text that is UTF-8 but for a few bytes pasted in from a legacy encoding (a common result
     of copy and paste) is decoded as UTF-8 with those bytes read as cp1252. None when the bytes
@@ -226,13 +254,14 @@ def _parse(text: str, kind: str, source: str, warnings: list[str]) -> Article:
         warnings.append(f"removed {stray} control character{plural} from {source}")
     if not text.strip():
         raise ArticleError(f"{source} is blank: it contains only whitespace")
+    notes: list[str] = []
     if kind == "md":
-        title, byline, paras = _from_markdown(text)
+        title, byline, paras, notes = _from_markdown(text, warnings)
     elif kind == "html":
-        title, byline, paras = _from_html(text, warnings)
+        title, byline, paras = _from_html(text, warnings, source)
     else:
         title, byline, paras = _from_plain(text)
-    return _finish(source, title, byline, paras, warnings)
+    return _finish(source, title, byline, paras, warnings, notes)
 
 
 def _normalise_newlines(text: str) -> str:
@@ -283,8 +312,15 @@ _SEPARATOR = re.compile(r"[-*_=~#•·. ]{3,}")
 
 
 def _finish(
-    source: str, title: str | None, byline: str | None, paras: list[str], warnings: list[str]
+    source: str,
+    title: str | None,
+    byline: str | None,
+    paras: list[str],
+    warnings: list[str],
+    notes: Sequence[str] = (),
 ) -> Article:
+    """The article, tidied: separators and trailing page chrome dropped, a truncated ending
+    reported. Footnotes (`notes`) follow the body, after its chrome has gone."""
     title = _normalise(title) if title else None
     byline = _normalise(byline) if byline else None
     body = [p for p in (_normalise(p) for p in paras) if p and not _SEPARATOR.fullmatch(p)]
@@ -316,6 +352,7 @@ def _finish(
         warnings.append(
             f'the article seems truncated: its last sentence "{tail}" has no closing punctuation'
         )
+    body.extend(_normalise(n) for n in notes)
     return Article(title=title or None, byline=byline or None, paragraphs=body, warnings=warnings)
 
 
@@ -505,7 +542,10 @@ _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|$)", re
 _FM_FIELD = re.compile(r"^(title|author|authors)[ \t]*:[ \t]*(\S.*?)[ \t]*$", re.I | re.M)
 
 
-def _from_markdown(text: str) -> tuple[str | None, str | None, list[str]]:
+def _from_markdown(
+    text: str, warnings: list[str]
+) -> tuple[str | None, str | None, list[str], list[str]]:
+    """Title, byline, paragraphs and footnotes of a Markdown article."""
     # YAML front matter (Jekyll, Hugo) is metadata, not body; its title/author are fallbacks.
     meta: dict[str, str] = {}
     m = _FRONT_MATTER.match(text.lstrip("\n"))
@@ -514,12 +554,14 @@ def _from_markdown(text: str) -> tuple[str | None, str | None, list[str]]:
             meta.setdefault(key.lower().rstrip("s"), value.strip("\"'[] "))
         text = text.lstrip("\n")[m.end() :]
 
-    blocks = _markdown_blocks(text)
+    markdown = _Markdown(warnings)
+    blocks = markdown.blocks(text)
     title = blocks.pop(0)[1] if blocks and blocks[0][0] == "h1" else meta.get("title")
     byline, paras = _byline_from_blocks(blocks)
     if byline is None and meta.get("author"):
         byline = "By " + meta["author"]
-    return _lone_title_is_body(title, byline, paras)
+    title, byline, paras = _lone_title_is_body(title, byline, paras)
+    return title, byline, paras, markdown.footnotes()
 
 
 def _byline_from_blocks(blocks: list[tuple[str, str]]) -> tuple[str | None, list[str]]:
@@ -536,79 +578,261 @@ def _byline_from_blocks(blocks: list[tuple[str, str]]) -> tuple[str | None, list
     return ", ".join(parts), ([rest] if rest.strip() else []) + texts[1:]
 
 
-def _markdown_blocks(text: str) -> list[tuple[str, str]]:
-    """Markdown -> [(kind, text)], kind "h1".."h6" or "p"; soft/hard breaks kept as "\\n"."""
-    from markdown_it import MarkdownIt
+# Where inline markup left nothing (an image without alt text, a script): a private-use mark,
+# so that the space before it can go when punctuation follows ("and ![](x)." reads "and.").
+_HOLE = "\ue000"
+_HOLE_BEFORE_PUNCTUATION = re.compile(
+    r"[(\[]\s*\ue000\s*[)\]]|\s*\ue000(?=\s*[.,;:!?…)\]»”’]|\s*$)"
+)
+_FOOTNOTE_DEFINITION = re.compile(r"\[\^([^\]\s]+)\]:[ \t]*(.*)")
+_FOOTNOTE_REFERENCE = re.compile(r"\[\^([^\]\s]+)\]")
+_FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
+_HTML_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w-]*)([^>]*?)(/?)\s*>")
+_HTML_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
-    blocks: list[tuple[str, str]] = []
-    context = "p"
-    # One entry per open list item: its "3) " prefix until the item's first text block takes it.
-    prefixes: list[str] = []
-    row: list[str] = []
-    for tok in tokens:
-        t = tok.type
-        if t == "heading_open":
-            context = tok.tag
-        elif t == "paragraph_open":
-            context = "p"
-        elif t in ("th_open", "td_open"):
-            context = "cell"
-        elif t == "tr_open":
-            row = []
-        elif t == "tr_close":
-            if any(c.strip() for c in row):
-                blocks.append(("p", " | ".join(row)))
-        elif t == "list_item_open":
-            # Ordered items keep their number as written ("1)" or "1."); bullets lose the marker.
-            prefixes.append(f"{tok.info}{tok.markup} " if tok.info else "")
-        elif t == "list_item_close":
-            prefixes.pop()
-        elif t == "inline":
-            content = _markdown_inline(tok.children or [])
-            if context == "cell":
-                row.append(_normalise(content))
+
+class _Markdown:
+    """Markdown as text a post can carry: blocks of ("h1".."h6" or "p", text), soft and hard
+    breaks kept as "\\n". Links keep an absolute URL, images their alt text in brackets (an
+    image alone in its paragraph is a figure and leaves nothing), footnote references read
+    "[1]" and their definitions follow the body as "[1] ...", table rows read "Header: cell;
+    Header: cell". Code blocks are dropped with a warning (code does not read as a post),
+    and so is what <script> and <style> hold; other inline HTML leaves its text."""
+
+    def __init__(self, warnings: list[str], base: str | None = None) -> None:
+        self.warnings = warnings
+        self.base = base  # what relative links are relative to (a saved page's address)
+        self.notes: dict[str, str] = {}  # footnote label -> its definition, as Markdown
+        self.numbers: dict[str, int] = {}  # footnote label -> its number, by first reference
+
+    def blocks(self, text: str) -> list[tuple[str, str]]:
+        from markdown_it import MarkdownIt
+
+        text = self._lift_footnotes(text)
+        tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+        blocks: list[tuple[str, str]] = []
+        context = "p"
+        # One entry per open list item: its "3) " prefix until the item's first text block
+        # takes it.
+        prefixes: list[str] = []
+        row: list[str] = []
+        header: list[str] = []  # the current table's heading cells
+        rows = 0  # and how many rows it had under them
+        in_head = False
+        for tok in tokens:
+            t = tok.type
+            if t == "heading_open":
+                context = tok.tag
+            elif t == "paragraph_open":
+                context = "p"
+            elif t in ("th_open", "td_open"):
+                context = "cell"
+            elif t == "table_open":
+                header, rows = [], 0
+            elif t == "thead_open":
+                in_head = True
+            elif t == "thead_close":
+                in_head = False
+            elif t == "tr_open":
+                row = []
+            elif t == "tr_close":
+                if in_head:
+                    header = row
+                elif any(row):
+                    blocks.append(("p", _table_row(header, row)))
+                    rows += 1
+            elif t == "table_close" and header and not rows:
+                blocks.append(("p", _table_row([], header)))  # a table of headings only
+            elif t == "list_item_open":
+                # Ordered items keep their number as written ("1)" or "1."); bullets lose it.
+                prefixes.append(f"{tok.info}{tok.markup} " if tok.info else "")
+            elif t == "list_item_close":
+                prefixes.pop()
+            elif t == "inline":
+                children = tok.children or []
+                content = "" if _is_figure(children) else self.inline(children)
+                if context == "cell":
+                    row.append(_normalise(content))
+                    continue
+                if prefixes and prefixes[-1] and content.strip():
+                    content, prefixes[-1] = prefixes[-1] + content, ""
+                if content.strip():
+                    blocks.append((context, content))
+            elif t in ("fence", "code_block"):
+                self._drop_code(tok.content)
+            elif t == "html_block":
+                blocks.extend(("p", p) for p in _html_text(tok.content).paragraphs)
+        return blocks
+
+    def inline(self, children: Sequence[Token]) -> str:
+        out: list[str] = []
+        links: list[tuple[str, int]] = []
+        hidden: str | None = None  # inside <script> or <style>: the tag that ends it
+        for tok in children:
+            t = tok.type
+            if hidden is not None:
+                tag = _HTML_TAG.fullmatch(tok.content.strip()) if t == "html_inline" else None
+                if tag and tag.group(1) and tag.group(2).lower() == hidden:
+                    hidden = None
                 continue
-            if prefixes and prefixes[-1] and content.strip():
-                content, prefixes[-1] = prefixes[-1] + content, ""
-            if content.strip():  # an image-only paragraph leaves nothing
-                blocks.append((context, content))
-        elif t in ("fence", "code_block"):
-            blocks.append(("p", tok.content))
-        elif t == "html_block":
-            blocks.extend(("p", p) for p in _html_text(tok.content).paragraphs)
-    return blocks
-
-
-_BR = re.compile(r"<br\s*/?>", re.I)
-
-
-def _markdown_inline(children: Sequence[Token]) -> str:
-    out: list[str] = []
-    links: list[tuple[str, int]] = []
-    for tok in children:
-        t = tok.type
-        if t in ("text", "code_inline"):
-            out.append(tok.content)
-        elif t in ("softbreak", "hardbreak"):
-            out.append("\n")
-        elif t == "html_inline":
-            if _BR.fullmatch(tok.content.strip()):
+            if t in ("text", "code_inline"):
+                out.append(tok.content)
+            elif t in ("softbreak", "hardbreak"):
                 out.append("\n")
-        elif t == "link_open":
-            links.append((str(tok.attrGet("href") or ""), len(out)))
-        elif t == "link_close" and links:
-            href, start = links.pop()
-            label = "".join(out[start:]).strip()
-            # Only absolute web links help a reader of a post; relative ones lead nowhere.
-            if label and _web_link(href) and not _same_url(label, href):
-                out.append(f" ({href})")
-        # Images are dropped; emphasis and strike-through markers vanish with their tokens.
-    return "".join(out)
+            elif t == "image":
+                out.append(_alt(tok.content))
+            elif t == "html_inline":
+                hidden = self._inline_html(tok.content, out, links)
+            elif t == "link_open":
+                links.append((str(tok.attrGet("href") or ""), len(out)))
+            elif t == "link_close" and links:
+                self._close_link(out, links.pop())
+            # Emphasis and strike-through markers vanish with their tokens.
+        text = _HOLE_BEFORE_PUNCTUATION.sub("", "".join(out)).replace(_HOLE, "")
+        return _FOOTNOTE_REFERENCE.sub(self._reference, text)
+
+    def footnotes(self) -> list[str]:
+        """The definitions, numbered as first referred to; those never referred to are
+        dropped with a warning."""
+        notes = []
+        for label, number in sorted(self.numbers.items(), key=lambda item: item[1]):
+            notes.append(f"[{number}] {self._render_inline(self.notes[label])}")
+        for label in self.notes.keys() - self.numbers.keys():
+            self.warnings.append(f"dropped footnote [^{label}], which the text never refers to")
+        return notes
+
+    def _inline_html(self, tag: str, out: list[str], links: list[tuple[str, int]]) -> str | None:
+        """Render one inline HTML tag into `out`; the name of the tag whose content must be
+        hidden until it closes (script, style), else None."""
+        found = _HTML_TAG.fullmatch(tag.strip())
+        if found is None:  # a comment or a processing instruction
+            out.append(_HOLE)
+            return None
+        closing, name, attributes = bool(found.group(1)), found.group(2).lower(), found.group(3)
+        if name in ("script", "style"):
+            out.append(_HOLE)
+            return None if closing or found.group(4) else name
+        attrs = {
+            m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
+            for m in _HTML_ATTRIBUTE.finditer(attributes)
+        }
+        if name == "br":
+            out.append("\n")
+        elif name == "img":
+            out.append(_alt(attrs.get("alt", "")))
+        elif name == "a" and closing and links:
+            self._close_link(out, links.pop())
+        elif name == "a" and not closing:
+            links.append((attrs.get("href", ""), len(out)))
+        return None
+
+    def _close_link(self, out: list[str], link: tuple[str, int]) -> None:
+        href, start = link
+        label = "".join(out[start:]).replace(_HOLE, "").strip()
+        url = _absolute(href, self.base)
+        if label and url and not _same_url(label, url):
+            out.append(f" ({url})")
+
+    def _lift_footnotes(self, text: str) -> str:
+        """Take footnote definitions ("[^1]: ...", continued on indented lines) out of the
+        text, outside fenced code, into self.notes."""
+        kept: list[str] = []
+        label: str | None = None
+        fence: str | None = None
+        for line in text.split("\n"):
+            opened = _FENCE.match(line)
+            if fence is not None:
+                fence = None if opened and opened.group(1).startswith(fence) else fence
+                kept.append(line)
+                continue
+            if opened:
+                fence, label = opened.group(1), None
+                kept.append(line)
+                continue
+            definition = _FOOTNOTE_DEFINITION.fullmatch(line)
+            if definition:
+                label = definition.group(1)
+                self.notes[label] = definition.group(2)
+            elif label is not None and line.startswith(("    ", "\t")):
+                self.notes[label] += " " + line.strip()
+            elif label is not None and not line.strip():
+                kept.append(line)
+            else:
+                label = None
+                kept.append(line)
+        return "\n".join(kept)
+
+    def _reference(self, match: re.Match[str]) -> str:
+        label = match.group(1)
+        if label not in self.notes:
+            warning = f"dropped footnote reference [^{label}], which has no definition"
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+            return ""
+        number = self.numbers.setdefault(label, len(self.numbers) + 1)
+        return f"[{number}]"
+
+    def _render_inline(self, text: str) -> str:
+        from markdown_it import MarkdownIt
+
+        tokens = MarkdownIt("commonmark").enable(["strikethrough"]).parseInline(text)
+        return "".join(self.inline(tok.children or []) for tok in tokens)
+
+    def _drop_code(self, code: str) -> None:
+        lines = code.rstrip("\n").split("\n")
+        first = _clip(lines[0].strip(), 40)
+        plural = "s" if len(lines) > 1 else ""
+        self.warnings.append(
+            f"dropped a code block of {len(lines)} line{plural} starting {first!r}:"
+            " code is not posted"
+        )
+
+
+def _alt(text: str) -> str:
+    """An image as a reader of the post can have it: its alt text in brackets, or nothing."""
+    text = " ".join(text.split())
+    return f"[{text}]" if text else _HOLE
+
+
+def _is_figure(children: Sequence[Token]) -> bool:
+    """Is this paragraph only images? Then it is a figure, which a post cannot show."""
+    images = [t for t in children if t.type == "image"]
+    rest = [t for t in children if t.type != "image"]
+    return bool(images) and all(
+        t.type in ("softbreak", "hardbreak") or (t.type == "text" and not t.content.strip())
+        for t in rest
+    )
+
+
+def _table_row(header: list[str], row: list[str]) -> str:
+    """A table row as a line: "Year: 1991; Event: Independence" (cells without a header
+    stand alone; empty cells are left out)."""
+    cells = []
+    for k, cell in enumerate(row):
+        if not cell:
+            continue
+        name = header[k] if k < len(header) else ""
+        cells.append(f"{name}: {cell}" if name else cell)
+    return "; ".join(cells)
 
 
 def _web_link(href: str) -> bool:
     return href.startswith(("http://", "https://"))
+
+
+def _absolute(href: str, base: str | None) -> str | None:
+    """A link's web address, resolved against the page's own when relative; None for links
+    that lead nowhere from a post (relative without a base, #fragments, mailto:)."""
+    from urllib.parse import urljoin
+
+    href = href.strip()
+    if _web_link(href):
+        return href
+    if base and href and not href.startswith("#"):
+        joined = urljoin(base, href)
+        if _web_link(joined):
+            return joined
+    return None
 
 
 def _same_url(label: str, href: str) -> bool:
@@ -622,9 +846,14 @@ def _same_url(label: str, href: str) -> bool:
 # --------------------------------------------------------------------------- HTML
 
 
-def _from_html(text: str, warnings: list[str]) -> tuple[str | None, str | None, list[str]]:
+def _from_html(
+    text: str, warnings: list[str], source: str
+) -> tuple[str | None, str | None, list[str]]:
     import trafilatura
 
+    # Our own simple extraction always runs: it knows the page's address (for relative
+    # links), its <noscript> text and its visible lines, whatever trafilatura makes of it.
+    page = _html_text(text)
     body: str | None = None
     meta_title: str | None = None
     meta_author: str | None = None
@@ -647,38 +876,88 @@ def _from_html(text: str, warnings: list[str]) -> tuple[str | None, str | None, 
     except Exception:  # a parser crash on odd markup should not lose the article
         body = None
 
+    blocks: list[tuple[str, str]] = []
     if body and body.strip():
         # trafilatura indents continuation lines; 4+ spaces would read as a code block.
         body = "\n".join(ln.strip() for ln in body.split("\n"))
-        blocks = _markdown_blocks(body)
-        fallback_title = None
-    else:
+        blocks = _Markdown(warnings, base=page.base).blocks(body)
+        # "You need to enable JavaScript" is for browsers without it, never the article.
+        blocks = [b for b in blocks if _normalise(b[1]) not in page.noscript]
+        if _flattened(blocks, page):
+            # On a short page trafilatura falls back to the text run together in one
+            # paragraph, title and byline included; the page's own paragraphs are the same
+            # words with their structure.
+            blocks = [("p", p) for p in page.paragraphs]
+    if not blocks:
+        if not page.paragraphs and page.noscript:
+            raise ArticleError(
+                f"no article text found in {source}: the page needs JavaScript to show it"
+            )
         warnings.append(
             "the article extractor found no article body, so a simple text extraction was used"
             " (it may include page clutter)"
         )
-        page = _html_text(text)
         blocks = [("p", p) for p in page.paragraphs]
-        fallback_title = page.title
 
     title: str | None = None
     if blocks and blocks[0][0] == "h1":
         title = blocks.pop(0)[1]
     else:
-        title = meta_title or fallback_title
-        # A title repeated as the first paragraph is the page's heading, not body text.
-        if title and blocks and _normalise(blocks[0][1]) == _normalise(title):
+        title = meta_title or page.title
+        # A heading repeated as the first paragraph is the page's title, not body text.
+        first = _normalise(blocks[0][1]) if blocks else None
+        if first is not None and first == _normalise(page.heading or ""):
+            title = page.heading
             blocks.pop(0)
-    byline, paras = _byline_from_blocks(blocks)
+        elif first is not None and title and first == _normalise(title):
+            blocks.pop(0)
+    # The visible "By ..." line, wherever the extractor left it near the top; else the one
+    # our extraction saw (trafilatura may drop it); else the page's author metadata.
+    byline, paras = _byline_near_top(blocks)
+    if byline is None and page.byline:
+        byline = page.byline
+        paras = [p for p in paras if _normalise(p) != _normalise(page.byline)]
     if byline is None and meta_author:
         byline = "By " + ", ".join(a.strip() for a in meta_author.split(";") if a.strip())
     return title, byline, paras
+
+
+def _flattened(blocks: list[tuple[str, str]], page: _PageText) -> bool:
+    """Is this one block the page's paragraphs run together (their words, links aside)?"""
+    if len(blocks) != 1 or len(page.paragraphs) < 2:
+        return False
+
+    def words(text: str) -> str:
+        return re.sub(r"\s+", "", re.sub(r" \(https?://[^\s()]*\)", "", text))
+
+    return words(blocks[0][1]) == words("".join(page.paragraphs))
+
+
+def _byline_near_top(blocks: list[tuple[str, str]]) -> tuple[str | None, list[str]]:
+    """Like _byline_from_blocks, but the "By ..." paragraph may follow a few short lines (a
+    date, a kicker), as on many pages; the search stops where the body begins."""
+    for k, (kind, text) in enumerate(blocks[:_BYLINE_SEARCH]):
+        if kind == "p":
+            byline, rest = _byline_from_blocks(blocks[k:])
+            if byline is not None:
+                return byline, [t for _, t in blocks[:k]] + rest
+        if len(text) > 200:
+            break
+    return None, [t for _, t in blocks]
+
+
+# How many paragraphs from the top a page's byline may stand.
+_BYLINE_SEARCH = 4
 
 
 @dataclass
 class _PageText:
     title: str | None
     paragraphs: list[str]
+    heading: str | None = None  # the first <h1>
+    base: str | None = None  # what the page's relative links are relative to
+    noscript: frozenset[str] = frozenset()  # paragraphs shown only without JavaScript
+    byline: str | None = None  # a visible "By ..." line near the top
 
 
 class _TextExtractor(HTMLParser):
@@ -722,6 +1001,11 @@ class _TextExtractor(HTMLParser):
         self.links: list[tuple[str, int]] = []  # open <a href>: (href, where its text starts)
         # (text, inside <article>, inside <main>)
         self.paras: list[tuple[str, bool, bool]] = []
+        self.noscript: list[str] = []  # the text of <noscript>, shown only without JavaScript
+        self.noscript_buf: list[str] = []
+        # Where the page says it lives: <base href>, <meta property="og:url">, canonical.
+        self.base_href: str | None = None
+        self.own_url: str | None = None
 
     def flush(self) -> None:
         # HTML whitespace is not significant and <br> is a block break here, so flatten now.
@@ -729,14 +1013,35 @@ class _TextExtractor(HTMLParser):
         if text:
             self.paras.append((text, self.article > 0, self.main > 0))
         self.buf = []
+        hidden = _normalise("".join(self.noscript_buf))
+        if hidden:
+            self.noscript.append(hidden)
+        self.noscript_buf = []
+
+    @property
+    def base(self) -> str | None:
+        """What relative links are relative to: <base href>, itself resolved against the
+        page's own address (og:url, else the canonical link) when it is relative."""
+        from urllib.parse import urljoin
+
+        base = urljoin(self.own_url or "", self.base_href) if self.base_href else self.own_url
+        return base if base and _web_link(base) else None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.BLOCK:
             self.flush()
+        values = {k: v or "" for k, v in attrs}
+        if tag == "base" and self.base_href is None and values.get("href"):
+            self.base_href = values["href"]
+        elif tag == "meta" and values.get("property", "").lower() == "og:url":
+            self.own_url = self.own_url or values.get("content") or None
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.own_url = self.own_url or values.get("href") or None
         if tag in self.VOID:
             return
         names = " ".join(v or "" for k, v in attrs if k in ("class", "id")).split()
-        skipped = tag in self.SKIP or (
+        # An article's own <header> holds its title and byline; the page's is chrome.
+        skipped = (tag in self.SKIP and not (tag == "header" and self.article)) or (
             tag not in self.FRAME and any(self.SKIP_CLASS.match(n) for n in names)
         )
         self.stack.append((tag, skipped))
@@ -752,8 +1057,11 @@ class _TextExtractor(HTMLParser):
         if tag == "a" and self.links:
             href, start = self.links.pop()
             label = "".join(self.buf[start:]).strip()
-            if not self.skip and label and _web_link(href) and not _same_url(label, href):
-                self.buf.append(f" ({href})")
+            url = _absolute(href, self.base)
+            if not self.skip and label and url and not _same_url(label, url):
+                self.buf.append(f" ({url})")
+        if tag == "noscript":
+            self.flush()
         if not any(t == tag for t, _ in self.stack):
             return
         while self.stack:
@@ -773,6 +1081,8 @@ class _TextExtractor(HTMLParser):
             self.h1 += data
         if not self.skip:
             self.buf.append(data)
+        elif "noscript" in tags:
+            self.noscript_buf.append(data)
 
 
 def _html_text(html: str) -> _PageText:
@@ -785,5 +1095,7 @@ def _html_text(html: str) -> _PageText:
         or [t for t, _, in_main in p.paras if in_main]
         or [t for t, _, _ in p.paras]
     )
-    title = _normalise(p.h1) or _normalise(p.title) or None
-    return _PageText(title, chosen)
+    heading = _normalise(p.h1) or None
+    title = heading or _normalise(p.title) or None
+    byline, _ = _byline_near_top([("p", t) for t in chosen if t != heading])
+    return _PageText(title, chosen, heading, p.base, frozenset(p.noscript), byline)

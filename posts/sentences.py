@@ -98,10 +98,9 @@ _END_RE = re.compile(
     rf"(?:[{re.escape(_SPACED_END)}]+[{re.escape(_CLOSERS)}]*(?=\s|$)"
     rf"|[{re.escape(_CJK_END)}]+[{re.escape(_CLOSERS)}]*)"
 )
-# "1) ..." "2) ..." inside running text: each item is a natural place to break.
-_ENUM_RE = re.compile(r"(?<=\s)\(?\d{1,2}\)\s")
-# Clause punctuation a long sentence may break after (or, for dashes, before).
-CLAUSE_RE = re.compile(r"[;,:]\s|\s[–—]\s")
+# An ordered-list marker ("2." "iv." "b)"): never a sentence of its own, even when a capital
+# follows, as in "2. Share this thread".
+_LIST_MARKER_RE = re.compile(r"\(?(?:\d{1,3}|[ivxlc]{1,5}|[a-z])[.)]", re.IGNORECASE)
 _WORD_BEFORE_RE = re.compile(r"(\S+)$")
 
 
@@ -123,6 +122,17 @@ def _is_abbreviation(text: str, dot_at: int) -> bool:
     )
 
 
+def _is_list_marker(text: str, start: int, end: int) -> bool:
+    """Is the punctuation at text[start:end] the end of an item marker ("2." opening a
+    paragraph, or "1." after "Steps:")? A marker opens a paragraph or follows punctuation;
+    "chapter 3." does not."""
+    match = _WORD_BEFORE_RE.search(text, max(0, start - 8), end)
+    if match is None or not _LIST_MARKER_RE.fullmatch(match.group(1)):
+        return False
+    before = text[: match.start()].rstrip()
+    return not before or before[-1] in ":;,.!?…։"
+
+
 def _next_starts_lowercase(text: str, at: int) -> bool:
     for ch in text[at:]:
         if ch.isspace() or ch in "\"'“‘([{«":
@@ -132,8 +142,8 @@ def _next_starts_lowercase(text: str, at: int) -> bool:
 
 
 def sentence_ends(paragraph: str) -> list[int]:
-    """Offsets just after each sentence end (and before each inline enumeration item)."""
-    ends: set[int] = set()
+    """Offsets just after each sentence end."""
+    ends: list[int] = []
     for match in _END_RE.finditer(paragraph):
         end = match.end()
         if end >= len(paragraph.rstrip()):
@@ -143,10 +153,10 @@ def sentence_ends(paragraph: str) -> list[int]:
             continue
         if punct[-1] in _SPACED_END and _next_starts_lowercase(paragraph, end):
             continue
-        ends.add(end)
-    for match in _ENUM_RE.finditer(paragraph):
-        ends.add(match.start())
-    return sorted(e for e in ends if 0 < e < len(paragraph))
+        if _is_list_marker(paragraph, match.start(), match.end()):
+            continue
+        ends.append(end)
+    return [e for e in ends if 0 < e < len(paragraph)]
 
 
 def split_sentences(paragraph: str) -> list[tuple[str, str]]:

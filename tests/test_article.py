@@ -508,7 +508,8 @@ def test_markdown_front_matter_and_numbering() -> None:
     )
     assert art.title == "From the front matter"
     assert art.byline == "By Ani Hovhannisyan"
-    assert art.paragraphs == ["Intro text.", "1. First.", "2. Second, with code.", "a | b", "1 | 2"]
+    # A table row reads as a line, each cell named by its column's heading.
+    assert art.paragraphs == ["Intro text.", "1. First.", "2. Second, with code.", "a: 1; b: 2"]
 
 
 def test_markdown_nested_lists_and_html() -> None:
@@ -518,6 +519,93 @@ def test_markdown_nested_lists_and_html() -> None:
         kind="md",
     )
     assert art.paragraphs == ["3) Third item", "nested point", "4) Fourth item.", "Raw html."]
+
+
+def test_markdown_script_and_style_never_reach_a_post() -> None:
+    art = parse_text(
+        "# T\n\nRead this <script>alert(1)</script>now, <style>p {}</style>please.\n\n"
+        "<script>\nalert(2)\n</script>\n\nAnd <script>never closed\n",
+        kind="md",
+    )
+    assert art.paragraphs == ["Read this now, please.", "And"]
+    assert "alert" not in " ".join(art.paragraphs)
+
+
+def test_markdown_other_inline_html_is_rendered_as_text() -> None:
+    art = parse_text(
+        "# T\n\nA <span class='x'>styled</span> word, a <b>bold</b> one,<br>a new line,"
+        ' <a href="https://anca.org/act">a link</a> and <img src="m.png" alt="a map">.\n',
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "A styled word, a bold one, a new line, a link (https://anca.org/act) and [a map]."
+    ]
+
+
+def test_markdown_images_leave_their_alt_text_or_nothing_but_never_a_hole() -> None:
+    art = parse_text(
+        "# T\n\nSee the map ![Map of the corridor](map.png) and ![](empty.png).\n\n"
+        "Before ![](a.png) after, (![](b.png)) and ![ ](c.png): done.\n\n"
+        "![A figure on its own](figure.png)\n\nThe end.\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "See the map [Map of the corridor] and.",
+        "Before after, and: done.",
+        "The end.",
+    ]
+
+
+def test_markdown_footnotes_read_as_numbered_notes_after_the_body() -> None:
+    art = parse_text(
+        "# T\n\nA claim[^src] and another[^1], the first again[^src].\n\n"
+        "[^1]: Second source,\n    continued on an indented line.\n"
+        "[^src]: The *first* source, at [the archive](https://example.org/a).\n"
+        "[^unused]: Nobody refers to this.\n\n"
+        "A dangling one[^missing].\n\nShare this:\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "A claim[1] and another[2], the first again[1].",
+        "A dangling one.",
+        "[1] The first source, at the archive (https://example.org/a).",
+        "[2] Second source, continued on an indented line.",
+    ]
+    assert art.warnings == [
+        "dropped footnote reference [^missing], which has no definition",
+        "dropped footnote [^unused], which the text never refers to",
+        'dropped page boilerplate "Share this:"',
+    ]
+
+
+def test_markdown_footnote_lookalikes_inside_code_are_not_footnotes() -> None:
+    art = parse_text("# T\n\nText.\n\n```\n[^1]: not a note\n```\n\nMore.\n", kind="md")
+    assert art.paragraphs == ["Text.", "More."]
+
+
+def test_markdown_table_rows_read_as_lines() -> None:
+    art = parse_text(
+        "# T\n\n| Year | Event |\n|------|-------|\n| 1991 | Independence *declared* |\n"
+        "| 2023 |  |\n\n| Only | Headings |\n|---|---|\n",
+        kind="md",
+    )
+    assert art.paragraphs == [
+        "Year: 1991; Event: Independence declared",
+        "Year: 2023",
+        "Only; Headings",
+    ]
+
+
+def test_markdown_code_blocks_are_dropped_with_a_warning() -> None:
+    art = parse_text(
+        '# T\n\nBefore.\n\n```python\nprint("hello")\nx = 1\n```\n\n    indented code\n\nAfter.\n',
+        kind="md",
+    )
+    assert art.paragraphs == ["Before.", "After."]
+    assert art.warnings == [
+        "dropped a code block of 2 lines starting 'print(\"hello\")': code is not posted",
+        "dropped a code block of 1 line starting 'indented code': code is not posted",
+    ]
 
 
 # --------------------------------------------------------------------------- HTML
@@ -597,6 +685,132 @@ def test_html_fallback_when_extractor_finds_nothing(
 def test_html_via_parse_text() -> None:
     html = (DATA / "op-ed.html").read_text(encoding="utf-8")
     assert parse_text(html, kind="html").paragraphs == EXPECTED_HTML_BODY
+
+
+JS_ONLY = (
+    "<!doctype html><html><head><title>App</title><script src='/app.js'></script></head>"
+    "<body><noscript>You need to enable JavaScript to run this app.</noscript>"
+    "<div id='root'></div></body></html>"
+)
+
+
+def test_a_javascript_only_page_is_no_article(tmp_path: Path) -> None:
+    path = tmp_path / "app.html"
+    path.write_text(JS_ONLY)
+    with pytest.raises(ArticleError) as e:
+        read_article(path)
+    assert message(e) == f"no article text found in {path}: the page needs JavaScript to show it"
+
+
+SHORT_PAGE = """<!doctype html><html><head><title>Short Piece | Site</title>{head}</head>
+<body><article>
+<h1>A Short Piece</h1>
+<div class="byline">By Ani Hovhannisyan</div>
+<p>The road has been closed for nine months, as <a href="report.html">the report</a> shows.</p>
+<p>Read <a href="/about">more about us</a> and <a href="#top">go up</a>, please.</p>
+</article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("head", "report"),
+    [
+        (
+            '<meta property="og:url" content="https://site.example/2023/short-piece">',
+            "https://site.example/2023/report.html",
+        ),
+        (
+            '<link rel="canonical" href="https://site.example/2023/short-piece">',
+            "https://site.example/2023/report.html",
+        ),
+        (
+            '<base href="/news/"><meta property="og:url" content="https://site.example/a/b">',
+            "https://site.example/news/report.html",
+        ),
+    ],
+    ids=["og-url", "canonical", "relative-base"],
+)
+def test_a_short_page_keeps_its_structure_and_its_links(head: str, report: str) -> None:
+    art = parse_text(SHORT_PAGE.format(head=head), kind="html")
+    assert (art.title, art.byline) == ("A Short Piece", "By Ani Hovhannisyan")
+    assert art.paragraphs == [
+        f"The road has been closed for nine months, as the report ({report}) shows.",
+        "Read more about us (https://site.example/about) and go up, please.",
+    ]
+    assert art.warnings == []
+
+
+def test_links_in_the_extracted_body_resolve_against_base() -> None:
+    page = (
+        "<html><head><base href='https://example.org/news/'></head><body>"
+        "<h1>A Short Piece</h1><p>By Ani Hovhannisyan</p>"
+        "<p>The road has been closed for nine months, as <a href='report.html'>the report</a>"
+        " shows.</p><p>Read <a href='/about'>more about us</a>.</p></body></html>"
+    )
+    art = parse_text(page, kind="html")
+    assert art.byline == "By Ani Hovhannisyan"
+    assert art.paragraphs == [
+        "The road has been closed for nine months, as the report"
+        " (https://example.org/news/report.html) shows.",
+        "Read more about us (https://example.org/about).",
+    ]
+
+
+DATED_PAGE = """<!doctype html><html><head><title>The Road | Caucasus Watch</title></head><body>
+<header><nav><a href="/">Home</a> <a href="/news">News</a></nav></header>
+<main><article><header>
+<h1>The Road Must Open</h1>
+<p class="date">March 3, 2024</p>
+<p>By Lilit Sargsyan, Yerevan correspondent</p></header>
+<p>For nine months the only road linking Artsakh to Armenia has been closed, and the 120,000
+people who live there have watched their shelves empty one by one, while the world looked
+away from them.</p>
+<p>Congress has already written the tools it needs into law. Section 907 bars most direct aid
+to Baku until the blockade ends, yet every administration since 2002 has waived it.</p>
+</article></main><footer>© 2024</footer></body></html>"""
+
+
+@pytest.mark.parametrize("path", ["extractor", "fallback"])
+def test_a_visible_by_line_is_the_byline_whichever_path(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # No <meta name="author">, and the "By" line is not the first line under the title.
+    if path == "fallback":
+        import trafilatura
+
+        monkeypatch.setattr(trafilatura, "extract", lambda *a, **k: None)
+    art = parse_text(DATED_PAGE, kind="html")
+    assert art.title == "The Road Must Open"
+    assert art.byline == "By Lilit Sargsyan, Yerevan correspondent"
+    assert art.paragraphs[0] == "March 3, 2024"
+    assert all("Lilit" not in p for p in art.paragraphs)
+    assert art.paragraphs[1].startswith("For nine months")
+
+
+MOSTLY_ASCII_PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"4 0 obj << /Length 44 >> stream\nBT /F1 24 Tf 100 700 Td (Hello World) Tj ET\n"
+    b"endstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (MOSTLY_ASCII_PDF, "a PDF document"),
+        (b"junk before the header\n" + MOSTLY_ASCII_PDF, "a PDF document"),
+        (b"%!PS-Adobe-3.0\n%%Title: flyer\n/Times-Roman findfont\n", "a PostScript document"),
+        (b"{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Hello.}", "an RTF document"),
+        (b"PK\x03\x04\x14\x00\x06\x00word/document.xml", "a ZIP archive"),
+    ],
+    ids=["pdf", "pdf-after-junk", "postscript", "rtf", "docx"],
+)
+def test_a_document_renamed_txt_is_refused(tmp_path: Path, content: bytes, what: str) -> None:
+    path = tmp_path / "article.txt"
+    path.write_bytes(content)
+    with pytest.raises(ArticleError) as e:
+        read_article(path)
+    assert message(e).startswith(f"{path} is {what}")
+    assert message(e).endswith(", not an article: save its text first")
 
 
 # --------------------------------------------------------------------------- invariants

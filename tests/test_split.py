@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 
 import pytest
 from conftest import EXAMPLE
@@ -10,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from posts.article import Article, read_article
+from posts.breaks import Kind, Piece, word_pieces
 from posts.measure import fits, measure
 from posts.platform import PROFILES, Platform
 from posts.sentences import split_sentences
-from posts.split import SplitError, SplitOptions, normalize_tag, split_article
+from posts.split import SplitError, SplitOptions, has_hashtag, normalize_tag, split_article
 
 TAGS = ("#Artsakh", "#Armenia")
 
@@ -167,9 +170,28 @@ def test_abbreviations_and_initials_do_not_end_sentences(text: str) -> None:
     assert " ".join(pieces) == text
 
 
-def test_enumerations_are_break_points() -> None:
-    pieces = [s for _, s in split_sentences("Require 1) guarantees; 2) peacekeepers; 3) aid.")]
-    assert pieces == ["Require", "1) guarantees;", "2) peacekeepers;", "3) aid."]
+def test_an_inline_enumeration_stays_in_its_sentence_and_its_items_are_break_points() -> None:
+    text = "Require 1) guarantees; 2) peacekeepers; 3) aid."
+    assert [s for _, s in split_sentences(text)] == [text]
+    pieces = word_pieces(Piece("", text, Kind.PARAGRAPH))
+    kinds = {p.text: p.kind for p in pieces}
+    assert kinds["1)"] == kinds["2)"] == kinds["3)"] == Kind.LIST
+    assert {p.text for p in pieces if p.dangling} == {"guarantees;", "peacekeepers;", "aid."}
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("2. Share this thread", ["2. Share this thread"]),
+        (
+            "Steps: 1. Stop the waiver. 2. Sanction them.",
+            ["Steps: 1. Stop the waiver.", "2. Sanction them."],
+        ),
+        ("He read chapter 3. Then he slept.", ["He read chapter 3.", "Then he slept."]),
+    ],
+)
+def test_a_list_marker_is_never_a_sentence_of_its_own(text: str, sentences: list[str]) -> None:
+    assert [s for _, s in split_sentences(text)] == sentences
 
 
 @pytest.mark.parametrize("raw", ["Artsakh", "#Artsakh", " #Artsakh "])
@@ -181,6 +203,92 @@ def test_tags_are_normalised(raw: str) -> None:
 def test_invalid_tags_are_refused(raw: str) -> None:
     with pytest.raises(SplitError):
         normalize_tag(raw)
+
+
+# Hashtags with combining marks, and the NFD form of "é": X and Bluesky both link them.
+MARKED_TAGS = ["भारत", "नमस्ते", "สวัสดี", "தமிழ்", "שָׁלוֹם", "مَرحَبا", "e\u0301"]
+
+
+@pytest.mark.parametrize("raw", MARKED_TAGS)
+def test_a_tag_with_combining_marks_is_accepted_in_nfc(raw: str) -> None:
+    assert normalize_tag(raw) == "#" + unicodedata.normalize("NFC", raw)
+    assert normalize_tag("#" + raw) == normalize_tag(raw)
+
+
+@pytest.mark.parametrize("raw", [*MARKED_TAGS, "Artsakh", "peace_now", "Հայաստան", "東京2026"])
+def test_an_accepted_tag_is_linked_whole_by_bluesky(raw: str) -> None:
+    from atproto import client_utils  # the detection our Bluesky adapter publishes with
+
+    tag = normalize_tag(raw)
+    facets = client_utils.detect_facets(f"Stand with {tag} today")
+    assert [f.tag for facet in facets for f in facet.features] == [tag[1:]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("می\u200cخواهم", "Bluesky ends a hashtag at a zero-width joiner (U+200C), so it would"
+         " link only '#می'"),
+        ("peace_", "Bluesky leaves a final '_' out of a hashtag"),
+    ],
+)  # fmt: skip
+def test_a_tag_bluesky_would_cut_short_is_refused(raw: str, reason: str) -> None:
+    with pytest.raises(SplitError) as e:
+        normalize_tag(raw)
+    assert str(e.value) == f"invalid tag {raw!r}: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("text", "tag", "carried"),
+    [
+        ("against #Artsakh and #Armenia.", "#Artsakh", True),
+        ("#artsakh's people", "#Artsakh", True),
+        ("#भारतीय लोग", "#भारत", False),  # a vowel sign continues the hashtag
+        ("#भारत.", "#भारत", True),
+        ("caf #cafe\u0301", "#café", True),  # the text's NFD is the tag's NFC
+        ("#Artsakh#Armenia", "#Artsakh", False),
+        ("AT&#Artsakh", "#Artsakh", False),
+        ("#Artsakh_2026", "#Artsakh", False),
+    ],
+)
+def test_has_hashtag_finds_hashtags_as_the_platforms_do(text: str, tag: str, carried: bool) -> None:
+    assert has_hashtag(text, tag) is carried
+
+
+NOT_ONE_URL = "a link is one URL, without spaces or control characters"
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ("https://exa mple.com", NOT_ONE_URL),
+        ("https://example.com/\x07", NOT_ONE_URL),
+        ("https://example.com/\u202eevil", NOT_ONE_URL),  # a right-to-left override
+        ("ftp://example.com/file", "give a full URL starting with https:// or http://"),
+        ("anca.org/act", "give a full URL starting with https:// or http://"),
+        ("javascript:alert(1)", "give a full URL starting with https:// or http://"),
+        ("https://", "the URL names no host"),
+        ("https://[::1/", "its host or port is malformed"),
+        ("https://example.com:99999/", "its host or port is malformed"),
+        ("http://localhost/act", "X would not recognise it as a link"),
+        ("https://example.com/act.", "X would link only 'https://example.com/act' of it"),
+    ],
+)  # fmt: skip
+def test_a_link_that_would_not_work_is_refused_in_one_sentence(link: str, reason: str) -> None:
+    article = Article(title=None, byline=None, paragraphs=["Hello there."])
+    with pytest.raises(SplitError) as e:
+        split_article(article, SplitOptions(platform=Platform.X, link=link))
+    assert str(e.value) == f"invalid link {link!r}: {reason}"
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://anca.org/", "http://example.org/a?b=c#d", "HTTPS://EXAMPLE.com:8080/x"],
+)
+def test_a_full_web_link_is_accepted(link: str) -> None:
+    article = Article(title=None, byline=None, paragraphs=["Hello there."])
+    posts = split_article(article, SplitOptions(platform=Platform.X, link=link)).posts
+    assert link in posts[0].text
 
 
 def test_tags_that_leave_no_room_are_refused() -> None:
@@ -258,8 +366,13 @@ def test_property_words_survive_whole_when_every_word_fits(
     posts = split_article(article, SplitOptions(platform=platform, tags=TAGS)).posts
     assert words(" ".join(p.body for p in posts)) == words(" ".join(paragraphs))
     # Whole sentences whenever a sentence fits: no post ends mid-sentence unless the
-    # sentence alone is longer than a post.
+    # sentence alone, numbered and tagged, is longer than a post.
+    sentences = [s for paragraph in paragraphs for _, s in split_sentences(paragraph)]
+    sentence_ends = list(itertools.accumulate(len(non_space(s)) for s in sentences))
+    at = 0
     for post in posts[:-1]:
-        if post.body.endswith("."):
+        at += len(non_space(post.body))
+        if at in sentence_ends:
             continue
-        assert measure(platform, post.body) > PROFILES[platform].limit // 2
+        cut = next(s for s, end in zip(sentences, sentence_ends, strict=True) if end > at)
+        assert not fits(platform, f"{post.seq}/{len(posts)} {cut}\n\n{' '.join(TAGS)}"), cut
