@@ -91,11 +91,15 @@ class Packer:
         platform: str,
         exact: bool = False,
         most_posts: int | None = None,
+        fast: bool = True,
     ) -> None:
         self.profile = profile
         self.render = render
         self.platform = platform
+        # exact=True: measure every candidate post whole instead of adding up sizes.
         self.exact = exact
+        # fast=False: the general search (cheapest(states=1)) instead of its fast path.
+        self.fast = fast
         # The numbering reserved room for this many posts; past it the caller repacks, so
         # there is no point choosing breaks carefully.
         self.most_posts = most_posts
@@ -280,7 +284,7 @@ class Packer:
         if self.most_posts is not None and fewest[-1] > self.most_posts:
             return self._greedy(pieces)  # the caller must reserve a wider numbering anyway
         search = _Search(self, pieces, sums, reach, fewest)
-        starts = search.cheapest_in_fewest()
+        starts = search.cheapest_in_fewest() if self.fast else search.cheapest(states=1)
         if search.dangling_breaks(starts):  # perhaps one more post can avoid them
             starts = search.cheapest(states=2)
         return starts

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from posts.article import Article, parse_text, read_article
 from posts.breaks import DANGLING_WORDS, sentence_pieces
 from posts.measure import fits, measure
-from posts.pack import Packer, _Search, _Sums
+from posts.pack import Packer
 from posts.platform import PROFILES, Platform
-from posts.split import Post, SplitOptions, TagPlacement, _Frame, split_article
+from posts.split import Post, SplitOptions, TagPlacement, split_article
 
 TAGS = ("#Artsakh", "#Armenia")
 ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
@@ -277,17 +277,10 @@ def test_property_no_post_ends_on_a_dangling_word_when_the_text_has_other_places
 def test_property_the_fast_search_chooses_what_the_general_one_does(
     paragraphs: list[str], platform: Platform
 ) -> None:
-    options = SplitOptions(platform, tags=TAGS)
-    frame = _Frame(options, digits=2)
-    packer = Packer(options.profile, frame.reserve, platform.value)
-    pieces = packer._pieces(sentence_pieces(Article(None, None, paragraphs)))
-    sums = _Sums(packer, pieces)
-    reach = packer._reach(pieces, sums)
-    fewest = [0] * len(reach)
-    for end in range(1, len(reach)):
-        fewest[end] = fewest[reach[end]] + 1
-    search = _Search(packer, pieces, sums, reach, fewest)
-    assert search.cheapest_in_fewest() == search.cheapest(states=1)
+    sentences = sentence_pieces(Article(None, None, paragraphs))
+    fast = Packer(PROFILES[platform], numbered_and_tagged, platform.value)
+    general = Packer(PROFILES[platform], numbered_and_tagged, platform.value, fast=False)
+    assert fast.pack(sentences).bodies == general.pack(sentences).bodies
 
 
 @settings(max_examples=60, deadline=None)
@@ -301,9 +294,16 @@ def test_property_summed_sizes_choose_what_measuring_every_post_would(
 ) -> None:
     # The packer adds up pieces' sizes instead of measuring each candidate post: the sums
     # must be what the platform counts, or the choice would differ.
-    options = SplitOptions(platform, tags=TAGS, tags_on=placement)
-    frame = _Frame(options, digits=2)
+    def render(first: bool, last: bool, body: str) -> str:
+        tagged = {"all": True, "first": first, "last": last}[placement]
+        return numbered_and_tagged(first, last, body) if tagged else f"99/99 {body}"
+
     sentences = sentence_pieces(Article(None, None, paragraphs))
-    summed = Packer(options.profile, frame.reserve, platform.value).pack(sentences)
-    measured = Packer(options.profile, frame.reserve, platform.value, exact=True).pack(sentences)
+    summed = Packer(PROFILES[platform], render, platform.value).pack(sentences)
+    measured = Packer(PROFILES[platform], render, platform.value, exact=True).pack(sentences)
     assert summed.bodies == measured.bodies
+
+
+def numbered_and_tagged(first: bool, last: bool, body: str) -> str:
+    """What a thread's post reserves room for: the widest numbering, the body, the tags."""
+    return f"99/99 {body}\n\n{' '.join(TAGS)}"
