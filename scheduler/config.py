@@ -5,6 +5,7 @@ Secrets are `SecretStr` so that a stray repr or log line shows `**********`.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scheduler.errors import MissingCredentials
+from scheduler.errors import BadInput, MissingCredentials
 from scheduler.model import Platform
 
 APP_NAME = "campaign"
@@ -151,6 +152,47 @@ class Settings(BaseSettings):
         return str(text).strip()
 
 
+def env_file_places() -> list[Path]:
+    """Where .env files are looked for, in reading order (the later wins, and the
+    environment wins over both): the user config dir (~/.config/campaign/.env on Linux),
+    then the current directory."""
+    from platformdirs import user_config_path
+
+    return [user_config_path(APP_NAME) / ".env", Path(".env").absolute()]
+
+
+def env_files() -> list[Path]:
+    return [path for path in env_file_places() if path.is_file()]
+
+
+def check_env_file(path: Path) -> None:
+    """One sentence for a .env that python-dotenv would misread: it skips a line it cannot
+    parse with a bare warning (an unterminated quote silently dropped the tags)."""
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.string.strip()
+            shown = line if len(line) <= 40 else line[:37] + "..."
+            hint = " (an unterminated quote?)" if line.count('"') % 2 or line.count("'") % 2 else ""
+            raise BadInput(
+                f"{path}, line {binding.original.line}: cannot read {shown!r}{hint}; "
+                "write NAME=value"
+            )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    files = env_files()
+    for path in files:
+        check_env_file(path)
+    return Settings(_env_file=tuple(files) or None)

@@ -29,6 +29,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
         if name.startswith(("CAMPAIGN_", "X_", "BLUESKY_")) and name != "CAMPAIGN_TEST_PG_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # so no stray .env is read
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # nor the user's own
     monkeypatch.setenv("CAMPAIGN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CAMPAIGN_TZ", "UTC")
     get_settings.cache_clear()

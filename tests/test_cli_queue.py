@@ -541,7 +541,7 @@ def test_status_never_shows_the_password(cli: Cli, pg_url: str) -> None:
     assert f"database: postgresql+psycopg://postgres:***@127.0.0.1:5432/{database}" in status
     assert "queued" in status and "next due" in status and "none has run yet" in status
     shown = json.loads(outputs[4].stdout)
-    assert set(shown) == {"database", "counts", "next_due", "daemons"}
+    assert set(shown) == {"database", "settings_files", "counts", "next_due", "daemons"}
     assert shown["database"].endswith(f"/{database}") and "***" in shown["database"]
     assert set(shown["counts"]) == {"queued"}
     assert shown["daemons"] == []

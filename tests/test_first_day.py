@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, Cli, CliResult
+from conftest import EXAMPLE, Cli, CliResult, snapshot
 from publishers import FakePlatformPublisher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -172,3 +176,68 @@ def test_the_system_zone_follows_tz_as_the_c_library_does(
     assert result.code == 0, result.stderr
     assert f"scheduled ({header})" in result.stdout
     assert ("TZ='garbage' is neither a zone name" in result.stderr) == (tz == "garbage")
+
+
+# -- 13: a .env that is not UTF-8, has a bad line, or an unterminated quote ----------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"CAMPAIGN_HASHTAGS=#Artsakh\nCAMPAIGN_TZ=Europe/Z\xfcrich\n", "is not UTF-8 text"),
+        (b"CAMPAIGN_TZ=UTC\nthis line is not a setting\n", "line 2: cannot read"),
+        (b'CAMPAIGN_HASHTAGS="#Artsakh #Armenia\nCAMPAIGN_TZ=UTC\n', "an unterminated quote?"),
+    ],
+)
+def test_a_bad_env_file_is_one_sentence_naming_the_file(
+    cli: Cli, tmp_path: Path, content: bytes, said: str
+) -> None:
+    (tmp_path / ".env").write_bytes(content)  # the tests run in tmp_path
+    for args in (["status"], QUEUE):
+        line = one_line_error(cli(*args), 2)
+        assert str(tmp_path / ".env") in line and said in line
+
+
+def test_env_files_are_read_from_the_config_dir_then_here_and_status_says_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "campaign"
+    config.mkdir(parents=True)
+    (config / ".env").write_text("CAMPAIGN_TZ=Asia/Yerevan\nCAMPAIGN_HASHTAGS=#FromConfig\n")
+    status = cli("status")
+    assert status.code == 0, status.stderr
+    assert f"settings: {config / '.env'} (the environment wins over them)" in status.stdout
+    (tmp_path / ".env").write_text("CAMPAIGN_TZ=Asia/Tokyo\n")
+    both = cli("status", "--json")
+    assert json.loads(both.stdout)["settings_files"] == [
+        str(config / ".env"),
+        str(tmp_path / ".env"),
+    ]
+    split = cli("split", str(EXAMPLE), "-p", "x", "--json")
+    assert "#FromConfig" in json.loads(split.stdout)[0]["text"]  # the config dir's tags
+
+
+# -- 15: Ctrl-C during queue exited 130 without a word --------------------------------------------
+
+
+def test_ctrl_c_during_queue_says_nothing_was_written(
+    cli: Cli, sqlite_url: str, tmp_path: Path
+) -> None:
+    article = tmp_path / "long.txt"
+    sentence = "A sentence of a long article about the blockade and what it does. "
+    article.write_text((sentence * 8 + "\n\n") * 4000, encoding="utf-8")  # seconds to split
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url, "CAMPAIGN_MAX_ARTICLE_BYTES": str(10**8)}
+    assert cli("status", env=env).code == 0  # the database exists, empty
+    before = snapshot(sqlite_url)
+    ctrl_c = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        result = cli("queue", str(article), "-p", "x", "--start", "+1h", "--every", "1m", env=env)
+    finally:
+        ctrl_c.cancel()
+    assert result.code == 130
+    assert result.stderr == (
+        "campaign: interrupted; nothing was changed in the database "
+        "(every change is written whole or not at all)\n"
+    )
+    assert snapshot(sqlite_url) == before

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -74,13 +76,29 @@ _ClickException: type[Exception] = next(
 )
 
 
+class Interrupted(BaseException):
+    """Ctrl-C. Not a KeyboardInterrupt: Typer turns that into a silent exit 130."""
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+INTERRUPTED = (
+    "campaign: interrupted; nothing was changed in the database "
+    "(every change is written whole or not at all)\n"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     debug = os.environ.get("CAMPAIGN_DEBUG") == "1"
+    # `run` installs its own handlers: the daemon finishes what is in flight first.
+    previous = signal.signal(signal.SIGINT, _interrupt)
     try:
         code = command.main(args=argv, prog_name="campaign", standalone_mode=False)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("campaign: interrupted\n")
+    except (Interrupted, typer.Abort, KeyboardInterrupt):
+        sys.stderr.write(INTERRUPTED)
         code = 130
     except typer.Exit as exc:
         code = exc.exit_code
@@ -101,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             sys.stderr.write(f"campaign: {message_for(exc)}\n")
             code = known
+    finally:
+        signal.signal(signal.SIGINT, previous)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -20,9 +20,11 @@ app.add_typer(db_app, name="db")
 @app.command()
 def status(json_out: JsonOption = False) -> None:
     """Database, counts by status, next due post, daemons seen."""
+    from scheduler.config import env_file_places, env_files
     from scheduler.store import redact
 
     zone = display_zone()
+    files = [str(path) for path in env_files()]
     url = settings().resolved_database_url()
     now = utcnow()
     with open_default_store() as store:
@@ -33,6 +35,7 @@ def status(json_out: JsonOption = False) -> None:
         print_json(
             {
                 "database": redact(url),
+                "settings_files": files,
                 "counts": overview.counts,
                 "next_due": None
                 if upcoming is None
@@ -55,7 +58,12 @@ def status(json_out: JsonOption = False) -> None:
             }
         )
         return
-    lines = [f"database: {redact(url)}"]
+    if files:
+        settings_line = f"settings: {', then '.join(files)} (the environment wins over them)"
+    else:
+        places = " or ".join(str(p.parent) for p in env_file_places())
+        settings_line = f"settings: the environment only (no .env in {places})"
+    lines = [f"database: {redact(url)}", settings_line]
     counts = ", ".join(f"{k} {v}" for k, v in sorted(overview.counts.items())) or "no posts"
     lines.append(f"posts: {counts}")
     if upcoming is not None:
