@@ -86,7 +86,8 @@ class _Frame:
         self, first: bool, tagged: bool, body: str, numbered: tuple[int, int] | None
     ) -> str:
         text = body
-        if self.options.numbered:
+        # A lone post is not "1/1" (packing still reserved the room, not knowing).
+        if self.options.numbered and (numbered is None or numbered[1] > 1):
             widest = "9" * self.digits
             label, count = (widest, widest) if numbered is None else map(str, numbered)
             text = f"{label}/{count} {text}"

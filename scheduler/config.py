@@ -9,8 +9,9 @@ import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scheduler.errors import BadInput, MissingCredentials
@@ -105,6 +106,23 @@ class Settings(BaseSettings):
     bluesky_handle: str = Field("", alias="BLUESKY_HANDLE")
     bluesky_app_password: SecretStr | None = Field(None, alias="BLUESKY_APP_PASSWORD")
     bluesky_pds_url: str = Field("https://bsky.social", alias="BLUESKY_PDS_URL")
+
+    @field_validator("x_api_base_url", "bluesky_pds_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in value.strip():
+            example = (
+                "https://api.twitter.com"
+                if info.field_name == "x_api_base_url"
+                else ("https://bsky.social")
+            )
+            raise ValueError(f"give the server's URL, such as {example}")
+        try:
+            parts.port  # noqa: B018  # raises for a port out of range or not a number
+        except ValueError:
+            raise ValueError("the port in the URL is not a number from 1 to 65535") from None
+        return value.strip()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -174,7 +174,7 @@ def test_the_system_zone_follows_tz_as_the_c_library_does(
     monkeypatch.setenv("TZ", tz)
     result = cli("list", env={"CAMPAIGN_DATABASE_URL": sqlite_url, "COLUMNS": "200"})
     assert result.code == 0, result.stderr
-    assert f"scheduled ({header})" in result.stdout
+    assert f"0 posts, times in {header}" in result.stdout
     assert ("TZ='garbage' is neither a zone name" in result.stderr) == (tz == "garbage")
 
 
@@ -241,3 +241,96 @@ def test_ctrl_c_during_queue_says_nothing_was_written(
         "(every change is written whole or not at all)\n"
     )
     assert snapshot(sqlite_url) == before
+
+
+# -- papercuts --------------------------------------------------------------------------------
+
+
+def test_cancel_takes_ranges_and_refuses_what_is_not_an_id(cli: Cli, sqlite_url: str) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url}
+    queued = cli(*QUEUE, "--json", env=env)
+    ids = [p["id"] for p in json.loads(queued.stdout)["posts"]]
+    assert len(ids) >= 6
+    line = one_line_error(cli("cancel", "8_0", env=env), 2)
+    assert line == (
+        "campaign: '8_0' is not a post id: give numbers such as 12, or ranges such as 4-15"
+    )
+    assert "runs backwards" in one_line_error(cli("cancel", "5-2", env=env), 2)
+    done = cli("cancel", f"{ids[3]}-{ids[-1]}", env=env)
+    assert done.code == 0, done.stderr
+    assert done.stdout == f"cancelled {len(ids) - 3} posts: {', '.join(map(str, ids[3:]))}\n"
+
+
+def test_log_kinds_combine(cli: Cli, sqlite_url: str) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url}
+    queued = json.loads(cli(*QUEUE, "--json", env=env).stdout)["posts"]
+    assert cli("cancel", str(queued[0]["id"]), env=env).code == 0
+    both = cli("log", "--kind", "cancelled", "--kind", "held", "--json", env=env)
+    kinds = {e["kind"] for e in json.loads(both.stdout)}
+    assert kinds == {"cancelled", "held"}
+
+
+def test_a_lone_post_and_one_event_are_not_plural(
+    cli: Cli, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url, "COLUMNS": "200"}
+    short = tmp_path / "short.txt"
+    short.write_text("One short post, and that is all.\n", encoding="utf-8")
+    queued = cli("queue", str(short), "-p", "x", "--start", "+1h", env=env)
+    assert queued.code == 0, queued.stderr
+    assert "campaign 'short': 1 post queued" in queued.stdout
+    assert "1/1" not in queued.stdout
+    assert "post log (1 event), times in UTC" in cli("log", env=env).stdout
+    assert cli("list", env=env).stdout.splitlines()[0].strip() == "1 post, times in UTC"
+
+
+def test_at_80_columns_statuses_ids_and_times_never_wrap(cli: Cli, sqlite_url: str) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url, "COLUMNS": "80"}
+    queued = cli(*QUEUE, "--campaign", "a-rather-long-campaign-name", "--json", env=env)
+    ids = [p["id"] for p in json.loads(queued.stdout)["posts"]]
+    assert cli("cancel", str(ids[2]), env=env).code == 0
+    listed = cli("list", env=env).stdout.splitlines()
+    logged = cli("log", "--post", str(ids[3]), env=env).stdout.splitlines()
+    for line in listed + logged:
+        assert len(line) <= 80, line
+    assert any("│ cancelled │" in line for line in listed)
+    assert any("│ a-r… │" in line for line in listed)  # the free text gives way
+    assert any("│ held " in line and f"│ post {ids[2]}" in line for line in listed)
+    assert any("scheduled (UTC)" in line for line in listed)
+
+
+def test_postgres_urls_are_taken_as_most_tools_write_them(cli: Cli, pg_url: str) -> None:
+    bare = make_url(pg_url).set(drivername="postgres").render_as_string(hide_password=False)
+    assert bare.startswith("postgres://")
+    result = cli("status", env={"CAMPAIGN_DATABASE_URL": bare})
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("X_API_BASE_URL", "htp://gateway"),
+        ("BLUESKY_PDS_URL", "https://exa mple.com"),
+        ("BLUESKY_PDS_URL", "https://pds.example:99999"),
+    ],
+)
+def test_a_bad_server_url_setting_is_named(cli: Cli, name: str, value: str) -> None:
+    line = one_line_error(cli("status", env={name: value}), 2)
+    assert line.startswith(f"campaign: invalid setting {name}: ")
+    assert "Value error" not in line
+
+
+def test_log_times_in_the_detail_are_in_the_display_zone(cli: Cli, sqlite_url: str) -> None:
+    env = {"CAMPAIGN_DATABASE_URL": sqlite_url, "CAMPAIGN_TZ": "Asia/Yerevan", "COLUMNS": "250"}
+    queued = json.loads(cli(*QUEUE, "--json", env=env).stdout)["posts"]
+    assert cli("cancel", str(queued[0]["id"]), env=env).code == 0
+    assert cli("retry", str(queued[0]["id"]), env=env).code == 0
+    shown = cli("log", "--kind", "requeued", env=env).stdout
+    assert "next_attempt_at=20" in shown and "+04" in shown and "+00:00" not in shown
+
+
+def test_no_color_means_no_styling_at_all(cli: Cli) -> None:
+    styled = cli("split", str(EXAMPLE), "-p", "x", env={"FORCE_COLOR": "1"})
+    plain = cli("split", str(EXAMPLE), "-p", "x", env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert "\x1b[" in styled.stdout  # the title is italic on a terminal
+    assert "\x1b[" not in plain.stdout

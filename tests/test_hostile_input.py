@@ -491,7 +491,7 @@ CASES: dict[str, Case] = {
     ),
     # -- ids, counts, filters -----------------------------------------------------------
     "cancel-0": Case(("cancel", "0"), 2, "no post with id 0"),
-    "cancel-minus-1": Case(("cancel", "--", "-1"), 2, "no post with id -1"),
+    "cancel-minus-1": Case(("cancel", "--", "-1"), 2, "is not a post id"),
     "cancel-20-digits": Case(("cancel", "99999999999999999999"), 2, "no post with id"),
     "cancel-max-int64": Case(("cancel", str(2**63 - 1)), 2, "no post with id"),
     "retry-0": Case(("retry", "0"), 2, "no post with id 0"),

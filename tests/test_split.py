@@ -80,6 +80,12 @@ def test_numbering_counts_and_is_inside_the_limit(op_ed: Article) -> None:
         assert post.text.startswith(f"{post.seq}/{total} ")
 
 
+def test_a_lone_post_is_not_numbered_one_of_one() -> None:
+    article = Article(title=None, byline=None, paragraphs=["Just one short post here."])
+    [post] = split_article(article, SplitOptions(platform=Platform.X, tags=TAGS)).posts
+    assert post.text == "Just one short post here.\n\n#Artsakh #Armenia"
+
+
 def test_standalone_has_no_numbering_by_default(op_ed: Article) -> None:
     posts = split_article(op_ed, SplitOptions(platform=Platform.X, thread=False)).posts
     assert not any(re.match(r"\d+/\d+ ", p.text) for p in posts)

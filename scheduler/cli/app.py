@@ -66,7 +66,8 @@ def message_for(exc: BaseException) -> str:
     if isinstance(exc, _setting_errors()):
         first = exc.errors()[0]  # type: ignore[attr-defined]
         name = ".".join(str(part) for part in first["loc"]) or "a setting"
-        return f"invalid setting {name}: {first['msg']}"
+        said = str(first["msg"]).removeprefix("Value error, ")
+        return f"invalid setting {name}: {said}"
     return str(exc)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -53,6 +54,20 @@ def local(dt: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
     if dt is None:
         return "-"
     return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def time_column(
+    name: str, times: Sequence[datetime], zone: ZoneInfo, seconds: bool = False
+) -> tuple[str, list[str]]:
+    """A table's time column: its header and cells. When every time has the same zone
+    abbreviation, it goes once into the header ('scheduled (+04)') and the cells stay
+    narrow; across a DST change each cell keeps its own."""
+    cells = [local(t, zone, seconds) for t in times]
+    suffixes = {c.rpartition(" ")[2] for c in cells}
+    if len(suffixes) != 1:
+        return name, cells
+    (suffix,) = suffixes
+    return f"{name} ({suffix})", [c.rpartition(" ")[0] for c in cells]
 
 
 def iso_utc(dt: datetime | None) -> str | None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, zone_label
+from scheduler.cli.context import (
+    display_zone,
+    iso_utc,
+    local,
+    open_default_store,
+    time_column,
+    zone_label,
+)
 from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
 from scheduler.cli.output import plural, print_json_rows, print_table
 from scheduler.cli.root import app
@@ -19,21 +27,29 @@ from scheduler.errors import BadInput
 from scheduler.plan import parse_duration, parse_when
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from scheduler.model import LogEntry
 
-# The detail keys a log line shows, in this order; URLs and reasons as they are.
+# The detail keys a log line shows, in this order; URLs and reasons as they are, times
+# in the display zone.
 _SHOWN = ("url", "reason", "note", "until", "next_attempt_at", "attempt", "platform")
 _PLAIN = ("url", "reason", "note")
+_TIMES = ("until", "next_attempt_at")
 _FIELDS = ("id", "at", "kind", "post_id", "campaign", "platform", "seq", "worker", "detail")
 
 
-def describe(detail: dict[str, Any]) -> str:
+def describe(detail: dict[str, Any], zone: ZoneInfo) -> str:
     """One readable line for an event's detail."""
     parts = []
     for key in _SHOWN:
         value = detail.get(key)
-        if value not in (None, ""):
-            parts.append(str(value) if key in _PLAIN else f"{key}={value}")
+        if value in (None, ""):
+            continue
+        if key in _TIMES:
+            with contextlib.suppress(ValueError):  # not a time after all: shown as it is
+                value = local(datetime.fromisoformat(str(value)), zone, seconds=True)
+        parts.append(str(value) if key in _PLAIN else f"{key}={value}")
     return "; ".join(parts)
 
 
@@ -99,20 +115,22 @@ def log(
     elif csv_out:
         _print_csv(entries)
     else:
+        when, times = time_column("at", [e.at for e in entries], zone, seconds=True)
         print_table(
-            f"post log ({plural(len(entries), 'event')})",
-            [f"at ({zone_label(zone)})", "post", "campaign", "platform", "kind", "detail"],
+            f"post log ({plural(len(entries), 'event')}), times in {zone_label(zone)}",
+            [when, "post", "campaign", "platform", "kind", "detail"],
             [
                 [
-                    local(e.at, zone, seconds=True),
+                    at,
                     "-" if e.post_id is None else f"{e.post_id} (#{e.seq})",
                     e.campaign or "-",
                     e.platform or str(e.detail.get("platform", "-")),
                     e.kind,
-                    describe(e.detail),
+                    describe(e.detail, zone),
                 ]
-                for e in entries
+                for e, at in zip(entries, times, strict=True)
             ],
+            shrink=[2],
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import unicodedata
@@ -14,9 +15,12 @@ if TYPE_CHECKING:
 
 
 def stdout_console() -> Console:
+    """Rich, for the few tables it draws (`split`): no guessing at highlights, and no
+    styling at all (bold, italic) under NO_COLOR, not just no colour."""
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(soft_wrap=False, highlight=False, color_system=None if plain else "auto")
 
 
 def warn(message: str) -> None:
@@ -76,28 +80,71 @@ def _chop(text: str, width: int) -> list[str]:
     return pieces
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` columns, broken after spaces where it can be,
+    inside a word only when the word alone is longer than a line."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if cell_width(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        pieces = _chop(word, width)
+        lines.extend(pieces[:-1])
+        current = pieces[-1]
+    lines.append(current)
+    return lines
+
+
+def _clip(text: str, width: int) -> str:
+    """`text` cut to `width` columns, ending in an ellipsis when it was cut."""
+    if cell_width(text) <= width:
+        return text
+    return _chop(text, width - 1)[0] + "…"
+
+
+# The folding column keeps at least this much room before text columns give way.
+MIN_FOLD = 24
+
+
 def print_table(
     title: str,
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
     right: frozenset[int] = frozenset(),
     width: int | None = None,
+    shrink: Sequence[int] = (),
 ) -> None:
     """A table drawn like Rich's default (heavy head), laid out once for all rows. Every
-    cell keeps one line (ids, statuses and times never wrap), except the last column,
-    which gives way: it folds to fit the terminal. Rich itself lays out every cell
-    (about 2.5 ms a row, 25 s for 10,000 posts); this is linear and stdlib only."""
+    cell keeps one line (ids, statuses and times never wrap) but the last column's, which
+    folds to fit the terminal; when even that is too little, the `shrink` columns (free
+    text such as a campaign's name) give way first, cut short with an ellipsis. Rich
+    itself lays out every cell (about 2.5 ms a row, 25 s for 10,000 posts); this is
+    linear and stdlib only."""
     width = width or shutil.get_terminal_size((80, 24)).columns
     widths = [
         max([cell_width(h), *(cell_width(r[i]) for r in rows)]) for i, h in enumerate(headers)
     ]
     # Borders and one space of padding each side: 3 per column, plus 1.
-    room = width - (3 * len(widths) + 1) - sum(widths[:-1])
+    frame = 3 * len(widths) + 1
+    excess = frame + sum(widths[:-1]) + min(widths[-1], MIN_FOLD) - width
+    for i in shrink:
+        floor = 4  # "ab…": the header is cut too
+        cut = max(0, min(excess, widths[i] - floor))
+        widths[i] -= cut
+        excess -= cut
+    room = width - frame - sum(widths[:-1])
     widths[-1] = max(min(widths[-1], room), 8)
+    clipped = set(shrink)
 
     def lines(cells: Sequence[str], bar: str) -> list[str]:
         *fixed, folded = cells
-        pieces = _chop(folded, widths[-1]) if cell_width(folded) > widths[-1] else [folded]
+        fixed = [_clip(c, widths[i]) if i in clipped else c for i, c in enumerate(fixed)]
+        # (the header row too, so a cut column keeps its width)
+        pieces = _wrap(folded, widths[-1]) if cell_width(folded) > widths[-1] else [folded]
         out = []
         for n, piece in enumerate(pieces):
             padded = []

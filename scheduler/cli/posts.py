@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ from scheduler.cli.context import (
     local,
     open_default_store,
     settings,
+    time_column,
     zone_label,
 )
 from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
@@ -25,8 +27,30 @@ if TYPE_CHECKING:
     from scheduler.model import Overview, Status
 
 PostIds = Annotated[
-    list[int] | None, typer.Argument(metavar="POST_ID", help="Post ids.", show_default=False)
+    list[str] | None,
+    typer.Argument(metavar="POST_ID", help="Post ids, or ranges such as 4-15.", show_default=False),
 ]
+_ID = re.compile(r"(\d+)(?:-(\d+))?")
+MAX_RANGE = 100_000
+
+
+def post_ids(given: list[str] | None) -> list[int]:
+    """'12', '4-15' (both ends included): digits only, so '8_0' is not taken for 80."""
+    ids: list[int] = []
+    for text in given or []:
+        match = _ID.fullmatch(text.strip())
+        if match is None:
+            raise BadInput(
+                f"{text!r} is not a post id: give numbers such as 12, or ranges such as 4-15"
+            )
+        first = int(match[1])
+        last = int(match[2]) if match[2] else first
+        if last < first:
+            raise BadInput(f"the range {text!r} runs backwards: write {last}-{first}")
+        if last - first >= MAX_RANGE:
+            raise BadInput(f"the range {text!r} holds more than {MAX_RANGE:,} ids")
+        ids.extend(range(first, last + 1))
+    return list(dict.fromkeys(ids))
 
 
 def parse_status(name: str | None) -> Status | None:
@@ -84,16 +108,17 @@ def list_(
             ]
         )
         return
+    when, times = time_column("scheduled", [r.scheduled_at for r in rows], zone)
     print_table(
-        plural(len(rows), "post"),
-        ["id", "campaign", "platform", "seq", "status", f"scheduled ({zone_label(zone)})", "tries",
-         "url / last error"],
+        f"{plural(len(rows), 'post')}, times in {zone_label(zone)}",
+        ["id", "campaign", "platform", "seq", "status", when, "tries", "url / last error"],
         [
-            [str(r.id), r.campaign, r.platform, str(r.seq), r.status, local(r.scheduled_at, zone),
-             str(r.attempts), r.remote_url or r.last_error or ""]
-            for r in rows
+            [str(r.id), r.campaign, r.platform, str(r.seq), r.status, at, str(r.attempts),
+             r.remote_url or r.last_error or ""]
+            for r, at in zip(rows, times, strict=True)
         ],
         right=frozenset({6}),
+        shrink=[1],
     )  # fmt: skip
 
 
@@ -112,10 +137,10 @@ def _warn_if_no_daemon(overview: Overview, now: datetime) -> None:
     )
 
 
-def _targets(post_ids: list[int] | None, campaign: str | None, verb: str) -> list[int]:
-    if bool(post_ids) == bool(campaign):
+def _targets(given: list[str] | None, campaign: str | None, verb: str) -> list[int]:
+    if bool(given) == bool(campaign):
         raise BadInput(f"give post ids or --campaign NAME to {verb}, not both and not neither")
-    return list(post_ids or [])
+    return post_ids(given)
 
 
 def _report(done: str, ids: list[int]) -> None:

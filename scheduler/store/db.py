@@ -94,8 +94,21 @@ def _in_memory(parsed: URL) -> bool:
     )
 
 
+def with_driver(url: str) -> str:
+    """postgres:// and postgresql:// (as most tools write them) through psycopg 3, the
+    driver installed; SQLAlchemy would look for psycopg2, or not know 'postgres'."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """`busy_timeout_ms` applies to SQLite only (CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS)."""
+    url = with_driver(url)
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
@@ -164,6 +177,7 @@ def _first_line(exc: DBAPIError) -> str:
 
 def open_database(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
     """Connect to the database at `url` (not yet migrated)."""
+    url = with_driver(url)
     try:
         database = Database(url, make_engine(url, busy_timeout_ms))
     except OSError as exc:  # a SQLite path whose directory cannot be created
