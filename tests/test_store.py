@@ -557,3 +557,23 @@ def test_concurrent_claims_never_share_a_post(store: Store) -> None:
         for post_id in ids:
             assert stored_post(store.url, post_id)["lease_owner"] == worker
             assert events_of(store, post_id) == [Kind.QUEUED, Kind.CLAIMED]
+
+
+def test_a_group_of_publishes_is_written_whole_or_one_by_one(store: Store) -> None:
+    posts = queue_plan(store, plan("x", 4, thread=False, step=timedelta(0)))
+    mine = claim(store, "w1")
+    assert len(mine) == 4
+    ref = {p.id: RemoteRef(id=f"r{p.id}", url=f"https://x/{p.id}") for p in posts}
+    first_two = [(mine[p.id], Published(ref[p.id])) for p in posts[:2]]
+    assert store.record_all(first_two, "w1", NOW) == [True, True]  # the group at once
+    # w1's lease on the other two expires and w2 takes one of them over.
+    theirs = claim(store, "w2", now=NOW + LEASE * 2, limit=1)
+    [taken] = theirs
+    rest = [(mine[p.id], Published(ref[p.id])) for p in posts[2:]]
+    # Not all of these are w1's any more: recorded one by one, each publish a fact.
+    assert store.record_all(rest, "w1", NOW + LEASE * 2) == [True, True]
+    for p in posts:
+        found = store.post(p.id)
+        assert (found.status, found.remote_id) == (Status.PUBLISHED, f"r{p.id}")
+        assert events_of(store, p.id).count(Kind.PUBLISHED) == 1
+    assert stored_post(store.url, taken)["lease_owner"] is None
