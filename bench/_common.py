@@ -4,6 +4,7 @@ generated articles and posts, medians and a plain table printer."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -179,6 +180,40 @@ def fill_queue(
     plan = Plan(name, tuple(planned), "/bench/generated.txt", "0" * 64, "#Artsakh #Armenia")
     with open_store(url) as store:
         store.queue(plan, datetime.now(UTC))
+
+
+class Fakes:
+    """bench._fakes (FakeX and FakePDS) in a child process, so they share no GIL with what
+    is measured; env() points `campaign` at them; stop() returns what they received."""
+
+    def __init__(self, latency: float, requests: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._fakes", str(latency), str(requests)],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.info: dict[str, str] = json.loads(self.proc.stdout.readline())
+
+    def env(self) -> dict[str, str]:
+        i = self.info
+        return {
+            "X_API_KEY": i["x_api_key"],
+            "X_API_SECRET": "bench-consumer-secret",
+            "X_ACCESS_TOKEN": i["x_access_token"],
+            "X_ACCESS_TOKEN_SECRET": "bench-token-secret",
+            "X_API_BASE_URL": i["x_url"],
+            "BLUESKY_HANDLE": i["bsky_handle"],
+            "BLUESKY_APP_PASSWORD": i["bsky_password"],
+            "BLUESKY_PDS_URL": i["pds_url"],
+        }
+
+    def stop(self) -> dict[str, int]:
+        out, _ = self.proc.communicate(timeout=30)
+        counts: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+        return counts
 
 
 # -- generated English -------------------------------------------------------------------

@@ -29,7 +29,6 @@ import argparse
 import json
 import random
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from typing import Any
 
 from bench._common import (
     REPO,
+    Fakes,
     campaign_exe,
     check,
     clean_env,
@@ -53,39 +53,6 @@ from bench._common import (
     verdict,
     workdir,
 )
-
-
-class Fakes:
-    """bench._fakes in a child process; stop() returns what the fakes received."""
-
-    def __init__(self, latency: float, requests: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._fakes", str(latency), str(requests)],
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.info: dict[str, str] = json.loads(self.proc.stdout.readline())
-
-    def env(self) -> dict[str, str]:
-        i = self.info
-        return {
-            "X_API_KEY": i["x_api_key"],
-            "X_API_SECRET": "bench-consumer-secret",
-            "X_ACCESS_TOKEN": i["x_access_token"],
-            "X_ACCESS_TOKEN_SECRET": "bench-token-secret",
-            "X_API_BASE_URL": i["x_url"],
-            "BLUESKY_HANDLE": i["bsky_handle"],
-            "BLUESKY_APP_PASSWORD": i["bsky_password"],
-            "BLUESKY_PDS_URL": i["pds_url"],
-        }
-
-    def stop(self) -> dict[str, int]:
-        out, _ = self.proc.communicate(timeout=30)
-        counts: dict[str, int] = json.loads(out.strip().splitlines()[-1])
-        return counts
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -1,14 +1,16 @@
-"""An idle daemon (`campaign run --dry-run`) with 100,000 future posts: RSS and CPU%.
+"""An idle daemon (`campaign run`) with 100,000 future posts: RSS and CPU%.
 
     python -m bench.idle [--seconds 60] [--posts 100000] [--warmup 10]
                          [--db sqlite|postgresql|both]
 
 For each database, two daemons run side by side over the same window: one over a
 database holding `--posts` posts due tomorrow, and the baseline, one over an empty
-database. After `--warmup` seconds (imports, first tick) /proc/PID/stat and VmRSS are
-sampled every second for `--seconds`; CPU% is reported as the median of three equal
-sub-windows (the ">= 3 runs"), RSS as the maximum seen. The daemons are then stopped
-with SIGTERM and must exit 0. Targets: RSS <= 150 MB, CPU <= 1%.
+database. Both have credentials for the loopback fakes of X and Bluesky (bench._fakes),
+so they run as a user's would; nothing is due, so nothing is sent. After `--warmup`
+seconds (imports, first tick) /proc/PID/stat and VmRSS are sampled every second for
+`--seconds`; CPU% is reported as the median of three equal sub-windows (the ">= 3
+runs"), RSS as the maximum seen. The daemons are then stopped with SIGTERM and must
+exit 0. Targets: RSS <= 150 MB, CPU <= 1%.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench._common import (
+    Fakes,
     campaign_exe,
     clean_env,
     databases,
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     kinds = databases(args.db)
     rows = []
     with workdir("idle") as tmp, contextlib.ExitStack() as stack:
+        fakes = Fakes(0.0, 0)
+        stack.callback(fakes.stop)
         daemons: dict[str, subprocess.Popen[bytes]] = {}
         for kind in kinds:
             for posts in (args.posts, 0):
@@ -68,11 +73,11 @@ def main(argv: list[str] | None = None) -> None:
                 if posts:
                     tomorrow = datetime.now(UTC) + timedelta(days=1)
                     fill_queue(url, posts, tomorrow, timedelta(seconds=1))
-                env = clean_env(tmp / f"data-{kind}-{posts}", url)
+                env = clean_env(tmp / f"data-{kind}-{posts}", url, **fakes.env())
                 log = (tmp / f"daemon-{kind}-{posts}.log").open("wb")
                 stack.callback(log.close)
                 daemons[f"{kind}, {posts:,} posts"] = subprocess.Popen(
-                    [*campaign_exe(), "run", "--dry-run"],
+                    [*campaign_exe(), "run"],
                     env=env,
                     cwd=tmp,
                     stdin=subprocess.DEVNULL,

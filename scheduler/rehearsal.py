@@ -32,10 +32,8 @@ class Rehearsal:
         """Print the queued posts due by `until` (None: all of them) not shown yet."""
         due = [
             p
-            for p in self.store.posts(statuses=[Status.QUEUED])
-            if p.platform in self.platforms
-            and p.id not in self.shown
-            and (until is None or p.next_attempt_at <= until)
+            for p in self.store.posts(statuses=[Status.QUEUED], due_by=until)
+            if p.platform in self.platforms and p.id not in self.shown
         ]
         due.sort(key=lambda p: (p.next_attempt_at, p.id))
         for post in due:
@@ -43,13 +41,10 @@ class Rehearsal:
         self.shown.update(p.id for p in due)
         return due
 
-    def waiting(self) -> int:
+    def waiting(self, now: datetime) -> int:
         """Queued posts not shown yet (due later)."""
-        return sum(
-            1
-            for p in self.store.posts(statuses=[Status.QUEUED])
-            if p.platform in self.platforms and p.id not in self.shown
-        )
+        queued = self.store.overview(now).counts.get(Status.QUEUED, 0)
+        return max(queued - len(self.shown), 0)
 
     def _print(self, post: PostRow) -> None:
         replying = f" (reply to post {post.parent_id})" if post.parent_id is not None else ""

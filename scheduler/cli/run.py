@@ -135,7 +135,7 @@ def _rehearse(poll: float | None, once: bool, until_done: bool) -> None:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: stopping.set())
             rehearse_until_stopped(rehearsal, utcnow, poll or settings().poll_seconds, stopping)
-        sys.stderr.write(summary(len(rehearsal.shown), rehearsal.waiting()) + "\n")
+        sys.stderr.write(summary(len(rehearsal.shown), rehearsal.waiting(utcnow())) + "\n")
 
 
 @app.command()

@@ -197,10 +197,11 @@ class Store:
         statuses: Collection[Status] = (),
         platform: Platform | None = None,
         post_ids: Collection[int] | None = None,
+        due_by: datetime | None = None,
     ) -> list[PostRow]:
-        """Posts in schedule order; an unknown campaign is NotFound."""
+        """Posts in schedule order (`due_by`: due by then); an unknown campaign is NotFound."""
         with self._db.read() as conn:
-            return queries.list_posts(conn, campaign, statuses, platform, post_ids)
+            return queries.list_posts(conn, campaign, statuses, platform, post_ids, due_by)
 
     def same_texts(self, plan: Plan) -> list[SameText]:
         """Stored posts (not failed or cancelled) whose text a post of `plan` repeats on

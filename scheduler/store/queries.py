@@ -49,8 +49,10 @@ def list_posts(
     statuses: Collection[Status] = (),
     platform: Platform | None = None,
     post_ids: Collection[int] | None = None,
+    due_by: datetime | None = None,
 ) -> list[PostRow]:
-    """Posts in schedule order. Columns, not entities: nothing per row but the tuple."""
+    """Posts in schedule order (`due_by`: only those whose next attempt is due by then).
+    Columns, not entities: nothing per row but the tuple."""
     query = select(*_POST_COLUMNS).join(Campaign, Campaign.id == Post.campaign_id)
     if campaign is not None:
         query = query.where(Post.campaign_id == campaign_id(conn, campaign))
@@ -60,6 +62,8 @@ def list_posts(
         query = query.where(Post.platform == platform)
     if post_ids is not None:
         query = query.where(Post.id.in_(sorted(i for i in post_ids if abs(i) <= MAX_POST_ID)))
+    if due_by is not None:
+        query = query.where(Post.next_attempt_at <= due_by)
     query = query.order_by(Post.scheduled_at, Post.id)
     return [PostRow(**row._asdict()) for row in conn.execute(query)]
 
