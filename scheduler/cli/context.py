@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from scheduler.cli.output import warn
-from scheduler.plan import parse_zone, system_zone
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from scheduler.config import Settings
     from scheduler.store import Store
 
@@ -34,6 +34,8 @@ def open_default_store(migrate: bool = True) -> Store:
 
 def display_zone(name: str | None = None) -> ZoneInfo:
     """--tz, else CAMPAIGN_TZ, else the system zone (with a warning when there is none)."""
+    from scheduler.plan import parse_zone, system_zone  # zoneinfo: not on the --help path
+
     chosen = name or settings().tz
     if chosen:
         return parse_zone(chosen)

@@ -24,7 +24,6 @@ from scheduler.cli.output import plural, print_json_rows, print_table
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
-from scheduler.plan import parse_duration, parse_when
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -100,6 +99,8 @@ def log(
         raise BadInput("choose --json or --csv, not both")
     if count is not None and count < 1:
         raise BadInput("-n must be at least 1")
+    from scheduler.plan import parse_duration, parse_when
+
     kinds = _kinds(kind)
     zone = display_zone()
     since_at = None

@@ -6,7 +6,6 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -32,6 +31,8 @@ from scheduler.cli.root import app
 from scheduler.clock import utcnow
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from scheduler.model import QueuedPost
 
 # Above this many posts, the table gives way to a summary (`--json` still has them all).
