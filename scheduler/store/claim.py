@@ -31,34 +31,46 @@ _P = POSTS.c
 _NOW = bindparam("b_now", type_=UTCDateTime())
 _parent = POSTS.alias("parent")
 _busy = POSTS.alias("busy")
-_CLAIMABLE = (
-    select(_P.id, _P.status)
-    .where(
-        or_(
-            and_(_P.status == Status.QUEUED, _P.next_attempt_at <= _NOW),
-            and_(_P.status == Status.PUBLISHING, _P.lease_until < _NOW),
+_READY = and_(
+    _P.platform.in_(bindparam("b_platforms", expanding=True)),
+    or_(
+        _P.parent_id.is_(None),
+        exists().where(
+            _parent.c.id == _P.parent_id,
+            _parent.c.status == Status.PUBLISHED,
+            _parent.c.remote_id.is_not(None),
         ),
-        _P.platform.in_(bindparam("b_platforms", expanding=True)),
-        or_(
-            _P.parent_id.is_(None),
-            exists().where(
-                _parent.c.id == _P.parent_id,
-                _parent.c.status == Status.PUBLISHED,
-                _parent.c.remote_id.is_not(None),
-            ),
-        ),
-        ~exists().where(
-            _busy.c.platform == _P.platform,
-            _busy.c.account == _P.account,
-            _busy.c.status == Status.PUBLISHING,
-            _busy.c.lease_until >= _NOW,
-            _busy.c.lease_owner != bindparam("b_worker"),
-        ),
-    )
-    .order_by(_P.next_attempt_at, _P.id)
-    .limit(bindparam("b_limit", type_=Integer()))
+    ),
+    ~exists().where(
+        _busy.c.platform == _P.platform,
+        _busy.c.account == _P.account,
+        _busy.c.status == Status.PUBLISHING,
+        _busy.c.lease_until >= _NOW,
+        _busy.c.lease_owner != bindparam("b_worker"),
+    ),
 )
-_CLAIMABLE_PG = _CLAIMABLE.with_for_update(skip_locked=True, of=POSTS)
+
+
+def _candidates(state: Any) -> Any:
+    """SELECT id, status of claimable posts in one state, in publishing order. One query
+    per state, so each can walk the (status, next_attempt_at) index in order and stop at
+    the limit: with the two states OR-ed together every due post was read and sorted on
+    every claim, and a burst of 2,000 posts went out at half the rate of 1,000."""
+    return (
+        select(_P.id, _P.status, _P.next_attempt_at)
+        .where(state, _READY)
+        .order_by(_P.next_attempt_at, _P.id)
+        .limit(bindparam("b_limit", type_=Integer()))
+    )
+
+
+_DUE = _candidates(and_(_P.status == Status.QUEUED, _P.next_attempt_at <= _NOW))
+# A lease that expired: its daemon died or stalled, and the post may already be live.
+_EXPIRED = _candidates(and_(_P.status == Status.PUBLISHING, _P.lease_until < _NOW))
+_CANDIDATES = {
+    "postgresql": [q.with_for_update(skip_locked=True, of=POSTS) for q in (_EXPIRED, _DUE)],
+    "sqlite": [_EXPIRED, _DUE],
+}
 _TAKE = (
     update(POSTS)
     .where(_P.id.in_(bindparam("b_ids", expanding=True)))
@@ -107,9 +119,11 @@ def claim_due(
     }
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CLAIM_LOCK})
-        found = conn.execute(_CLAIMABLE_PG, params).all()
-    else:
-        found = conn.execute(_CLAIMABLE, params).all()
+    queries = _CANDIDATES.get(conn.dialect.name, _CANDIDATES["sqlite"])
+    found = sorted(
+        (row for query in queries for row in conn.execute(query, params)),
+        key=lambda row: (row.next_attempt_at, row.id),
+    )[:limit]
     if not found:
         return []
     reclaimed = {row.id for row in found if row.status == Status.PUBLISHING}

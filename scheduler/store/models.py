@@ -86,7 +86,8 @@ class Campaign(Base):
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
-        Index("ix_posts_claim", "status", "next_attempt_at"),
+        # The claim's whole order, so it walks the index and stops at its limit.
+        Index("ix_posts_claim", "status", "next_attempt_at", "id"),
         Index("ix_posts_campaign", "campaign_id", "platform", "seq"),
     )
 
