@@ -129,11 +129,13 @@ def print_table(
     right: frozenset[int] = frozenset(),
     width: int | None = None,
     shrink: Sequence[int] = (),
+    clip_last: bool = False,
 ) -> None:
     """A table drawn like Rich's default (heavy head), laid out once for all rows. Every
     cell keeps one line (ids, statuses and times never wrap) but the last column's, which
-    folds to fit the terminal; when even that is too little, the `shrink` columns (free
-    text such as a campaign's name) give way first, cut short with an ellipsis. Rich
+    folds to fit the terminal (or, with `clip_last`, is cut short to one line); when even
+    that is too little, the `shrink` columns (free text such as a campaign's name) give
+    way first, cut short with an ellipsis. Rich
     itself lays out every cell (about 2.5 ms a row, 25 s for 10,000 posts); this is
     linear and stdlib only."""
     width = width or terminal_width()
@@ -154,6 +156,8 @@ def print_table(
 
     def lines(cells: Sequence[str], bar: str) -> list[str]:
         *fixed, folded = cells
+        if clip_last:
+            folded = _clip(folded, widths[-1])
         fixed = [_clip(c, widths[i]) if i in clipped else c for i, c in enumerate(fixed)]
         # (the header row too, so a cut column keeps its width)
         pieces = _wrap(folded, widths[-1]) if cell_width(folded) > widths[-1] else [folded]

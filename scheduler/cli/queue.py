@@ -16,6 +16,7 @@ from scheduler.cli.context import (
     local,
     open_default_store,
     settings,
+    time_column,
     zone_label,
 )
 from scheduler.cli.options import (
@@ -151,13 +152,15 @@ def queue(
 
 
 def _print_rows(title: str, queued: Sequence[QueuedPost], zone: ZoneInfo) -> None:
+    when, times = time_column("scheduled", [q.scheduled_at for q in queued], zone)
     print_table(
-        title,
-        ["id", "platform", "seq", f"scheduled ({zone_label(zone)})", "text"],
+        f"{title}, times in {zone_label(zone)}",
+        ["id", "platform", "seq", when, "text"],
         [
-            [str(q.id), q.platform, str(q.seq), local(q.scheduled_at, zone), _preview(q.text)]
-            for q in queued
+            [str(q.id), q.platform, str(q.seq), at, " ".join(q.text.split())]
+            for q, at in zip(queued, times, strict=True)
         ],
+        clip_last=True,  # a preview: one line a post (`show` has the whole text)
     )
 
 
@@ -167,8 +170,8 @@ def _print_summary(title: str, name: str, queued: Sequence[QueuedPost], zone: Zo
     for q in queued:
         by_platform.setdefault(q.platform, []).append(q)
     print_table(
-        title,
-        ["platform", "posts", "ids", f"first ({zone_label(zone)})", f"last ({zone_label(zone)})"],
+        f"{title}, times in {zone_label(zone)}",
+        ["platform", "posts", "ids", "first", "last"],
         [
             [
                 str(p),
@@ -182,8 +185,3 @@ def _print_summary(title: str, name: str, queued: Sequence[QueuedPost], zone: Zo
     )
     _print_rows(f"the first {SUMMARY_ROWS} posts", queued[:SUMMARY_ROWS], zone)
     typer.echo(f"campaign list --campaign {shlex.quote(name)} shows them all")
-
-
-def _preview(text: str) -> str:
-    flat = text.replace("\n", " ")
-    return flat if len(flat) <= 60 else flat[:57] + "..."
