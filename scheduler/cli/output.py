@@ -135,9 +135,8 @@ def print_table(
     cell keeps one line (ids, statuses and times never wrap) but the last column's, which
     folds to fit the terminal (or, with `clip_last`, is cut short to one line); when even
     that is too little, the `shrink` columns (free text such as a campaign's name) give
-    way first, cut short with an ellipsis. Rich
-    itself lays out every cell (about 2.5 ms a row, 25 s for 10,000 posts); this is
-    linear and stdlib only."""
+    way first, cut short with an ellipsis. Rich itself lays out every cell (about 2.5 ms
+    a row, 25 s for 10,000 posts); this is linear and stdlib only."""
     width = width or terminal_width()
     widths = [
         max([cell_width(h), *(cell_width(r[i]) for r in rows)]) for i, h in enumerate(headers)
@@ -154,22 +153,27 @@ def print_table(
     widths[-1] = max(min(widths[-1], room), 8)
     clipped = set(shrink)
 
+    last = len(widths) - 1
+
+    def pad(cell: str, i: int) -> str:
+        gap = " " * (widths[i] - cell_width(cell))
+        return gap + cell if i in right else cell + gap
+
     def lines(cells: Sequence[str], bar: str) -> list[str]:
+        """One table row: the fixed cells padded once, the last one wrapped or clipped.
+        (The header row too, so a cut column keeps its width.)"""
         *fixed, folded = cells
         if clip_last:
-            folded = _clip(folded, widths[-1])
-        fixed = [_clip(c, widths[i]) if i in clipped else c for i, c in enumerate(fixed)]
-        # (the header row too, so a cut column keeps its width)
-        pieces = _wrap(folded, widths[-1]) if cell_width(folded) > widths[-1] else [folded]
-        out = []
-        for n, piece in enumerate(pieces):
-            padded = []
-            for i, (cell, w) in enumerate(zip([*fixed, piece], widths, strict=True)):
-                text = cell if n == 0 or i == len(widths) - 1 else ""
-                gap = " " * (w - cell_width(text))
-                padded.append(gap + text if i in right else text + gap)
-            out.append(bar + bar.join(f" {c} " for c in padded) + bar)
-        return out
+            folded = _clip(folded, widths[last])
+        shown = [pad(_clip(c, widths[i]) if i in clipped else c, i) for i, c in enumerate(fixed)]
+        pieces = _wrap(folded, widths[last]) if cell_width(folded) > widths[last] else [folded]
+        blank = [" " * w for w in widths[:last]]
+        return [
+            f"{bar} "
+            + f" {bar} ".join([*(shown if n == 0 else blank), pad(piece, last)])
+            + f" {bar}"
+            for n, piece in enumerate(pieces)
+        ]
 
     def rule(left: str, mid: str, end: str, fill: str) -> str:
         return left + mid.join(fill * (w + 2) for w in widths) + end
