@@ -138,9 +138,8 @@ def print_table(
     way first, cut short with an ellipsis. Rich itself lays out every cell (about 2.5 ms
     a row, 25 s for 10,000 posts); this is linear and stdlib only."""
     width = width or terminal_width()
-    widths = [
-        max([cell_width(h), *(cell_width(r[i]) for r in rows)]) for i, h in enumerate(headers)
-    ]
+    measured = [[cell_width(c) for c in row] for row in [headers, *rows]]  # once a cell
+    widths = [max(row[i] for row in measured) for i in range(len(headers))]
     # Borders and one space of padding each side: 3 per column, plus 1.
     frame = 3 * len(widths) + 1
     excess = frame + sum(widths[:-1]) + min(widths[-1], MIN_FOLD) - width
@@ -155,17 +154,22 @@ def print_table(
 
     last = len(widths) - 1
 
-    def pad(cell: str, i: int) -> str:
-        gap = " " * (widths[i] - cell_width(cell))
+    def pad(cell: str, i: int, used: int | None = None) -> str:
+        gap = " " * (widths[i] - (cell_width(cell) if used is None else used))
         return gap + cell if i in right else cell + gap
 
-    def lines(cells: Sequence[str], bar: str) -> list[str]:
+    def fixed_cell(cell: str, i: int, used: int) -> str:
+        if i in clipped and used > widths[i]:
+            return pad(_clip(cell, widths[i]), i)
+        return pad(cell, i, used)
+
+    def lines(cells: Sequence[str], used: Sequence[int], bar: str) -> list[str]:
         """One table row: the fixed cells padded once, the last one wrapped or clipped.
         (The header row too, so a cut column keeps its width.)"""
         *fixed, folded = cells
         if clip_last:
             folded = _clip(folded, widths[last])
-        shown = [pad(_clip(c, widths[i]) if i in clipped else c, i) for i, c in enumerate(fixed)]
+        shown = [fixed_cell(c, i, used[i]) for i, c in enumerate(fixed)]
         pieces = _wrap(folded, widths[last]) if cell_width(folded) > widths[last] else [folded]
         blank = [" " * w for w in widths[:last]]
         return [
@@ -179,9 +183,10 @@ def print_table(
         return left + mid.join(fill * (w + 2) for w in widths) + end
 
     total = sum(widths) + 3 * len(widths) + 1
-    out = [title.center(total).rstrip(), rule("┏", "┳", "┓", "━"), *lines(headers, "┃")]
+    out = [title.center(total).rstrip(), rule("┏", "┳", "┓", "━")]
+    out.extend(lines(headers, measured[0], "┃"))
     out.append(rule("┡", "╇", "┩", "━"))
-    for row in rows:
-        out.extend(lines(row, "│"))
+    for row, used in zip(rows, measured[1:], strict=True):
+        out.extend(lines(row, used, "│"))
     out.append(rule("└", "┴", "┘", "─"))
     sys.stdout.write("\n".join(out) + "\n")

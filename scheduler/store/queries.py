@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -65,7 +66,8 @@ def list_posts(
     if due_by is not None:
         query = query.where(Post.next_attempt_at <= due_by)
     query = query.order_by(Post.scheduled_at, Post.id)
-    return [PostRow(**row._asdict()) for row in conn.execute(query)]
+    # Positional, in _POST_COLUMNS' order: a dict per row cost a tenth of `list`.
+    return [PostRow(*cast(tuple[Any, ...], row)) for row in conn.execute(query)]
 
 
 def same_texts(conn: Connection, planned: Collection[tuple[Platform, str, str]]) -> list[SameText]:
