@@ -227,13 +227,7 @@ class XPublisher:
         if tweet_id is None:
             return None
         log.info("X post %s: found as %s among the account's recent posts", post.post_id, tweet_id)
-        return RemoteRef(
-            id=tweet_id,
-            url=status_url(tweet_id),
-            recovered=True,
-            note="recovered from the account's recent posts after an earlier attempt "
-            "ended without an answer",
-        )
+        return _recovered(tweet_id, "an earlier attempt ended without an answer")
 
     def _after_duplicate(self, post: OutgoingPost, parent: str | None) -> RemoteRef:
         """X has this text already. Ours only if an earlier attempt of this post may have
@@ -247,13 +241,7 @@ class XPublisher:
             unread = f"it is not among the account's {LATEST} latest posts"
         if post.ambiguous and ours is not None:
             log.info("X post %s: duplicate content, found as %s", post.post_id, ours)
-            return RemoteRef(
-                id=ours,
-                url=status_url(ours),
-                recovered=True,
-                note="recovered from the account's recent posts after X refused it as "
-                "duplicate content",
-            )
+            return _recovered(ours, "X refused it as duplicate content")
         existing = ours or same_text_elsewhere
         found = None if existing is None else RemoteRef(id=existing, url=status_url(existing))
         if post.ambiguous:
@@ -309,6 +297,15 @@ class XPublisher:
 
     def _translate(self, exc: Exception, *, may_have_posted: bool) -> PublishError:
         return _error_kind(exc, self._timeout, self._clock(), may_have_posted=may_have_posted)
+
+
+def _recovered(tweet_id: str, after: str) -> RemoteRef:
+    return RemoteRef(
+        id=tweet_id,
+        url=status_url(tweet_id),
+        recovered=True,
+        note=f"recovered from the account's recent posts after {after}",
+    )
 
 
 def status_url(tweet_id: str) -> str:
