@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from markdown_it.token import Token
 
-__all__ = ["Article", "ArticleError", "parse_text", "read_article"]
+__all__ = ["Article", "ArticleError", "kind_of", "parse_bytes", "parse_text", "read_article"]
 
 KINDS = ("txt", "md", "html")
 _SUFFIX_KIND = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
@@ -82,10 +82,26 @@ def read_article(path: Path, max_bytes: int = 5 * 1024 * 1024) -> Article:
         raise ArticleError(f"cannot read {path}: {e.strerror or e}") from None
     if len(data) > max_bytes:
         raise ArticleError(f"{path} is too big for an article: the limit is {_size(max_bytes)}")
+    return parse_bytes(data, str(path), _SUFFIX_KIND.get(path.suffix.lower(), "txt"))
 
-    kind = _SUFFIX_KIND.get(path.suffix.lower(), "txt")
-    text, warnings = _decode(data, str(path), kind)
-    parsed = _parse(text, kind, str(path), warnings)
+
+def kind_of(name: str) -> str:
+    """The article kind a file name's suffix means (unknown: plain text)."""
+    return _SUFFIX_KIND.get(Path(name).suffix.lower(), "txt")
+
+
+def parse_bytes(data: bytes, source: str, kind: str | None = None) -> Article:
+    """Decode and parse an article's bytes (read from a file or standard input); `source`
+    names it in messages. Without a kind, a saved web page is told by its first tag."""
+    if not data:
+        raise ArticleError(f"{source} is empty")
+    if kind is None:
+        head = data[:512].lstrip().lower()
+        kind = "html" if head.startswith((b"<!doctype html", b"<html")) else "txt"
+    if kind not in KINDS:
+        raise ArticleError(f"unknown article kind {kind!r}: expected one of txt, md, html")
+    text, warnings = _decode(data, source, kind)
+    parsed = _parse(text, kind, source, warnings)
     return replace(parsed, source_sha256=hashlib.sha256(data).hexdigest())
 
 

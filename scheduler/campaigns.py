@@ -7,6 +7,7 @@ platform's posting budget. No database and no clock of its own: `now` comes in.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from posts.article import read_article
+from posts.article import Article, parse_bytes, read_article
 from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
 from scheduler.errors import BadInput
-from scheduler.model import Plan, PlannedPost, Platform, SameText
+from scheduler.model import CampaignSettings, Plan, PlannedPost, Platform, SameText
 from scheduler.plan import format_local, parse_duration, parse_when, repeated_time, schedule
 
 if TYPE_CHECKING:
@@ -86,12 +87,36 @@ def split_options(
     )
 
 
+STDIN = "-"  # the article argument that means standard input
+
+
+def load_article(article: Path, settings: Settings, kind: str | None = None) -> Article:
+    """The article at `article`, or read from standard input when it is "-" (a saved web
+    page is recognised by its first tag, else it is plain text unless `kind` says)."""
+    if str(article) != STDIN:
+        if kind is None:
+            return read_article(article, max_bytes=settings.max_article_bytes)
+        data = article.read_bytes() if article.is_file() else b""
+        return parse_bytes(data, str(article), kind)
+    data = sys.stdin.buffer.read(settings.max_article_bytes + 1)
+    if len(data) > settings.max_article_bytes:
+        raise BadInput(
+            f"standard input is too big for an article: the limit is "
+            f"{settings.max_article_bytes:,} bytes (CAMPAIGN_MAX_ARTICLE_BYTES)"
+        )
+    return parse_bytes(data, "standard input", kind)
+
+
 def preview(
-    article: Path, platform: Platform, options: PostOptions, settings: Settings
+    article: Path,
+    platform: Platform,
+    options: PostOptions,
+    settings: Settings,
+    kind: str | None = None,
 ) -> SplitResult:
     """What `split` shows: the posts one platform would get. Reads, writes nothing."""
     chosen = split_options(platform, options, settings.default_tags())
-    return split_article(read_article(article, max_bytes=settings.max_article_bytes), chosen)
+    return split_article(load_article(article, settings, kind), chosen)
 
 
 def check_campaign_name(name: str) -> str:
@@ -116,6 +141,7 @@ def plan_campaign(
     settings: Settings,
     now: datetime,
     name: str | None = None,
+    kind: str | None = None,
 ) -> Plan:
     """Everything `queue` will store, and the warnings to print once it is stored."""
     if when.every is not None and when.spread_until is not None:
@@ -126,20 +152,22 @@ def plan_campaign(
         raise BadInput(f"--start {when.start} is in the past; pass --allow-past to queue it anyway")
     step = parse_duration(when.every) if when.every is not None else None
     until = parse_when(when.spread_until, now, when.zone) if when.spread_until else None
+    if name is None and str(article) == STDIN:
+        raise BadInput("an article read from standard input needs --campaign NAME")
     campaign = check_campaign_name(name if name is not None else article.stem)
 
-    parsed = read_article(article, max_bytes=settings.max_article_bytes)
+    parsed = load_article(article, settings, kind)
     warnings = list(parsed.warnings)
     for given in (when.start, when.spread_until):
         note = repeated_time(given, when.zone) if given else None
         if note:
             warnings.append(note)
     planned: list[PlannedPost] = []
-    hashtags = ""
+    tags: tuple[str, ...] = ()
     limits = budgets(settings)
     for platform in dict.fromkeys(platforms):
         chosen = split_options(platform, options, settings.default_tags())
-        hashtags = " ".join(chosen.tags)
+        tags = chosen.tags
         result = split_article(parsed, chosen)
         warnings.extend(f"{platform}: {w}" for w in result.warnings[len(parsed.warnings) :])
         times = schedule(len(result.posts), first, when.zone, every=step, until=until)
@@ -153,16 +181,25 @@ def plan_campaign(
                 text=post.text,
                 scheduled_at=at,
                 thread=options.thread,
+                body=post.body,
             )
             for post, at in zip(result.posts, times, strict=True)
         )
     return Plan(
         name=campaign,
         posts=tuple(planned),
-        source_path=str(article.resolve()),
+        source_path=STDIN if str(article) == STDIN else str(article.resolve()),
         source_sha256=parsed.source_sha256,
-        hashtags=hashtags,
+        hashtags=" ".join(tags),
         warnings=tuple(warnings),
+        settings=CampaignSettings(
+            tags=tags,
+            link=options.link,
+            thread=options.thread,
+            numbering=options.numbering,
+            tags_on=options.tags_on,
+            tz=when.zone.key or "UTC",
+        ),
     )
 
 

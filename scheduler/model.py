@@ -23,8 +23,11 @@ from posts.platform import Platform
 
 __all__ = [
     "CANCELLABLE",
+    "CHANGEABLE",
     "PENDING",
     "RETRYABLE",
+    "CampaignRow",
+    "CampaignSettings",
     "Clock",
     "Deferred",
     "Duplicate",
@@ -70,6 +73,8 @@ CANCELLABLE = frozenset({Status.QUEUED, Status.HELD})
 RETRYABLE = frozenset({Status.FAILED, Status.HELD, Status.CANCELLED})
 # Still to go out.
 PENDING = frozenset({Status.QUEUED, Status.PUBLISHING})
+# What people may change (edit, reschedule): not a post on its way out or already out.
+CHANGEABLE = frozenset({Status.QUEUED, Status.HELD, Status.FAILED, Status.CANCELLED})
 
 
 class Kind(StrEnum):
@@ -87,6 +92,15 @@ class Kind(StrEnum):
     REQUEUED = "requeued"  # `campaign retry`
     RELEASED = "released"  # handed back unpublished (stopping, or the batch ran long)
     NO_CREDENTIALS = "no credentials"
+    # People's changes, each with the old and the new value in its detail.
+    EDITED = "edited"
+    RESCHEDULED = "rescheduled"
+    RETHREADED = "rethreaded"  # its parent was cancelled with --keep-thread
+    # A campaign's own events (post_id null).
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RENAMED = "renamed"
+    DELETED = "deleted"
 
 
 # -- what goes to a platform and what comes back --------------------------------------------
@@ -135,6 +149,7 @@ class Job:
     account: str
     reply_to: ReplyTarget | None
     due: datetime  # when it was meant to go out (its next attempt time)
+    revision: int = 1  # which text (edits count up): logged with the publish
 
     @property
     def post_id(self) -> int:
@@ -213,6 +228,37 @@ class PlannedPost:
     scheduled_at: datetime
     thread: bool  # part of a reply chain with the previous post of the same platform
     account: str = "default"
+    body: str | None = None  # the article's words in it; None: the text is exact
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """How a campaign's posts are framed around their bodies, kept with the campaign so
+    that an edited body is framed the same way, and written into campaign files."""
+
+    tags: tuple[str, ...] = ()
+    link: str | None = None
+    thread: bool = True
+    numbering: bool | None = None  # None: on for threads
+    tags_on: str = "all"
+    tz: str = "UTC"  # the zone its times are written in (campaign files)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tags": list(self.tags),
+            "link": self.link,
+            "thread": self.thread,
+            "numbering": self.numbering,
+            "tags_on": self.tags_on,
+            "tz": self.tz,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CampaignSettings:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "tags" in known:
+            known["tags"] = tuple(known["tags"])
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -225,6 +271,7 @@ class Plan:
     source_sha256: str = ""
     hashtags: str = ""
     warnings: tuple[str, ...] = ()
+    settings: CampaignSettings = CampaignSettings()
 
 
 @dataclass(frozen=True)
@@ -278,6 +325,23 @@ class PostRow:
     last_error: str | None
     published_at: datetime | None
     text: str
+    body: str | None = None
+    revision: int = 1
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """A campaign as `campaigns` shows it."""
+
+    name: str
+    platforms: tuple[Platform, ...]
+    counts: dict[Status, int]
+    first: datetime | None  # the earliest scheduled post
+    next: datetime | None  # the next queued post due
+    last: datetime | None  # the latest scheduled post
+    paused_at: datetime | None
+    settings: CampaignSettings
+    source_path: str = ""
 
 
 @dataclass(frozen=True)

@@ -577,3 +577,19 @@ def test_a_group_of_publishes_is_written_whole_or_one_by_one(store: Store) -> No
         assert (found.status, found.remote_id) == (Status.PUBLISHED, f"r{p.id}")
         assert events_of(store, p.id).count(Kind.PUBLISHED) == 1
     assert stored_post(store.url, taken)["lease_owner"] is None
+
+
+def test_the_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from scheduler.store.models import Base
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()

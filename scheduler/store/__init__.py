@@ -85,17 +85,7 @@ class Store:
     ) -> list[QueuedPost]:
         """Store the plan's campaign (or append to it) and its posts, threads chained."""
         with self._db.write() as conn:
-            return queue_campaign(
-                conn,
-                plan.name,
-                plan.source_path,
-                plan.source_sha256,
-                plan.hashtags,
-                plan.posts,
-                append,
-                now,
-                new_key,
-            )
+            return queue_campaign(conn, plan, append, now, new_key)
 
     # -- the daemon's path -----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The claim: atomically take due posts for one daemon, with a lease.
 
 A post is claimable when it is queued and due, or publishing with an expired lease
-(its daemon died or stalled: it may already be live, so it is marked ambiguous);
+(its daemon died or stalled: it may already be live, so it is marked ambiguous); when its
+campaign is not paused;
 when its parent is published with a known id; and when no *other* daemon is
 publishing for the same account (posts of one account go out in order).
 
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, Integer, and_, bindparam, exists, or_, select
 
 from scheduler.model import Job, Kind, OutgoingPost, Platform, RemoteRef, ReplyTarget, Status
 from scheduler.store.log import add_events
-from scheduler.store.models import POSTS, UTCDateTime
+from scheduler.store.models import CAMPAIGNS, POSTS, UTCDateTime
 
 _PG_CLAIM_LOCK = 7_424_618
 RECLAIMED_NOTE = "reclaimed after an expired lease; checking whether it already went out"
@@ -33,6 +34,8 @@ _parent = POSTS.alias("parent")
 _busy = POSTS.alias("busy")
 _READY = and_(
     _P.platform.in_(bindparam("b_platforms", expanding=True)),
+    # A paused campaign's posts wait (a post already publishing finishes).
+    _P.campaign_id.not_in(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.paused_at.is_not(None))),
     or_(
         _P.parent_id.is_(None),
         exists().where(
@@ -93,6 +96,7 @@ _TAKE = (
         _P.parent_id,
         _P.root_id,
         _P.next_attempt_at,
+        _P.revision,
     )
 )
 _REFS = select(_P.id, _P.remote_id, _P.remote_url, _P.remote_uri, _P.remote_cid).where(
@@ -174,6 +178,7 @@ def _jobs(conn: Connection, claimed: Sequence[Any]) -> list[Job]:
                 account=p.account,
                 reply_to=reply_to,
                 due=p.next_attempt_at,
+                revision=p.revision,
             )
         )
     return jobs

@@ -154,7 +154,11 @@ def _publish_all_owned(
                 "uris": [r.uri for _, r in refs],
                 "cids": [r.cid for _, r in refs],
                 "urls": [r.url for _, r in refs],
-                "details": [json.dumps(_published_event(r)[1]) for _, r in refs],
+                "details": [
+                    json.dumps(_published_event(o.ref, j.revision)[1])
+                    for j, o in published
+                    if isinstance(o, Published)
+                ],
                 "now": now.astimezone(UTC).replace(tzinfo=None),  # stored as naive UTC
                 "worker": worker,
             },
@@ -167,7 +171,7 @@ def _publish_all_owned(
     for job, outcome in published:
         assert isinstance(outcome, Published)
         params.append(_publish_params(job.post_id, outcome.ref, worker, now))
-        events.append((job.post_id, _published_event(outcome.ref)))
+        events.append((job.post_id, _published_event(outcome.ref, job.revision)))
     if conn.execute(_PUBLISH_OWNED, params).rowcount != len(params):
         raise NotAllOurs
     add_each(conn, events, now, worker)
@@ -180,7 +184,7 @@ def record(conn: Connection, job: Job, outcome: Outcome, worker: str, now: datet
     if isinstance(outcome, Published):
         taken = _recorded_elsewhere(conn, job, outcome.ref)
         if taken is None:
-            return _published(conn, post_id, outcome.ref, worker, now)
+            return _published(conn, post_id, outcome.ref, worker, now, job.revision)
         # A lookup found a post that is another of ours: a repeat of its text, not this.
         outcome = Failed(
             f"the post found on {job.platform} ({outcome.ref.url or outcome.ref.id}) is "
@@ -319,14 +323,18 @@ def _publish_params(post_id: int, ref: RemoteRef, worker: str, now: datetime) ->
     }
 
 
-def _published_event(ref: RemoteRef) -> tuple[Kind, dict[str, Any]]:
+def _published_event(ref: RemoteRef, revision: int = 1) -> tuple[Kind, dict[str, Any]]:
     detail: dict[str, Any] = {"url": ref.url, "remote_id": ref.id}
+    if revision > 1:  # which text went out: the one of that edit
+        detail["revision"] = revision
     if ref.note:
         detail["note"] = ref.note
     return (Kind.RECOVERED if ref.recovered else Kind.PUBLISHED), detail
 
 
-def _published(conn: Connection, post_id: int, ref: RemoteRef, worker: str, now: datetime) -> bool:
+def _published(
+    conn: Connection, post_id: int, ref: RemoteRef, worker: str, now: datetime, revision: int
+) -> bool:
     params = _publish_params(post_id, ref, worker, now)
     # The common case, one UPDATE: the post is still ours.
     if not _one_row(conn.execute(_PUBLISH_OWNED, params)):
@@ -350,7 +358,7 @@ def _published(conn: Connection, post_id: int, ref: RemoteRef, worker: str, now:
             )
             return False
         conn.execute(_PUBLISH_ANYWAY, params)
-    kind, detail = _published_event(ref)
+    kind, detail = _published_event(ref, revision)
     add_event(conn, post_id, kind, now, worker, **detail)
     if ref.id is None:
         hold_replies(

@@ -81,6 +81,10 @@ class Campaign(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     hashtags: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # How its posts were framed (CampaignSettings as JSON), for edits and campaign files.
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # Set while paused: its posts are not claimed.
+    paused_at: Mapped[datetime | None]
 
 
 class Post(Base):
@@ -101,6 +105,10 @@ class Post(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
     text: Mapped[str] = mapped_column(Text)
+    # The article's own words in the post; None: the text is exactly as given.
+    body: Mapped[str | None] = mapped_column(Text)
+    # 1, then one more for each edit: the claim and the publish log which text went out.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     scheduled_at: Mapped[datetime]
     status: Mapped[Status] = mapped_column(_StrEnumColumn(Status), default=Status.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -122,11 +130,18 @@ class Post(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_post", "post_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_post", "post_id", "id"),
+        Index("ix_events_campaign", "campaign_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Null for daemon-wide events (e.g. a platform without credentials).
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    # Set for a campaign's own events (paused, renamed...); kept null once it is deleted.
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL", name="fk_events_campaign_id")
+    )
     at: Mapped[datetime] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

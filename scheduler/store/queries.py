@@ -34,6 +34,8 @@ _POST_COLUMNS = (
     Post.last_error,
     Post.published_at,
     Post.text,
+    Post.body,
+    Post.revision,
 )
 
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text
 
 from scheduler.errors import BadInput
-from scheduler.model import Kind, PlannedPost, Platform, QueuedPost, Status
+from scheduler.model import Kind, Plan, Platform, QueuedPost, Status
 from scheduler.store.log import add_events_where
 from scheduler.store.models import CAMPAIGNS, POSTS, Campaign, Post
 
 
 def queue_campaign(
     conn: Connection,
-    name: str,
-    source_path: str,
-    source_sha256: str,
-    hashtags: str,
-    planned: Sequence[PlannedPost],
+    plan: Plan,
     append: bool,
     now: datetime,
     new_key: Callable[[Platform], str],
@@ -28,6 +24,7 @@ def queue_campaign(
     """Insert the campaign (or append to it) and its posts, threads chained.
 
     `new_key(platform)` makes each post's idempotency key, stored before any attempt."""
+    name, planned = plan.name, plan.posts
     campaign_id = conn.scalar(select(Campaign.id).where(Campaign.name == name))
     if campaign_id is not None and not append:
         raise BadInput(
@@ -38,9 +35,10 @@ def queue_campaign(
             insert(CAMPAIGNS)
             .values(
                 name=name,
-                source_path=source_path,
-                source_sha256=source_sha256,
-                hashtags=hashtags,
+                source_path=plan.source_path,
+                source_sha256=plan.source_sha256,
+                hashtags=plan.hashtags,
+                settings=plan.settings.as_json(),
                 created_at=now,
             )
             .returning(Campaign.id)
@@ -80,6 +78,8 @@ def queue_campaign(
                 "parent_id": parent_id,
                 "root_id": root_id,
                 "text": p.text,
+                "body": p.body,
+                "revision": 1,
                 "scheduled_at": p.scheduled_at,
                 "next_attempt_at": p.scheduled_at,
                 "status": Status.QUEUED,
