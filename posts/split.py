@@ -180,6 +180,28 @@ def _is_space_or_control(char: str) -> bool:
     return category[0] == "Z" or category in ("Cc", "Cf")
 
 
+def frame_post(options: SplitOptions, seq: int, total: int, body: str) -> str:
+    """The text of post `seq` of `total` whose body is `body`: numbering, link and tags
+    added as `split_article` adds them (an edited post is framed like its neighbours)."""
+    digits = len(str(total))
+    return _Frame(options, digits).final(seq - 1, body, total)
+
+
+def body_of(options: SplitOptions, seq: int, total: int, text: str) -> str | None:
+    """The body that `frame_post` frames into exactly `text`, if there is one: an edited
+    text keeps its body when only the words changed, not the numbering or the tags."""
+    candidate = text
+    if options.numbered and total > 1:
+        label = f"{seq}/{total} "
+        if not text.startswith(label):
+            return None
+        candidate = text[len(label) :]
+    for body in (candidate, candidate.rpartition(PARAGRAPH_BREAK)[0]):
+        if body and frame_post(options, seq, total, body) == text:
+            return body
+    return None
+
+
 def split_article(article: Article, options: SplitOptions, balanced: bool = True) -> SplitResult:
     """Cut the article into posts for one platform. balanced=False fills each post greedily
     (the simple packing, kept to measure the balanced one against)."""
@@ -211,7 +233,9 @@ __all__ = [
     "SplitOptions",
     "SplitResult",
     "TagPlacement",
+    "body_of",
     "check_link",
+    "frame_post",
     "has_hashtag",
     "normalize_tag",
     "split_article",

@@ -26,6 +26,7 @@ __all__ = [
     "CHANGEABLE",
     "PENDING",
     "RETRYABLE",
+    "CampaignChanges",
     "CampaignRow",
     "CampaignSettings",
     "Clock",
@@ -48,9 +49,12 @@ __all__ = [
     "RemoteRef",
     "ReplyTarget",
     "Requeued",
+    "Rethreaded",
     "RetryLater",
     "SameText",
     "Status",
+    "TextChange",
+    "TimeChange",
     "WorkerRow",
 ]
 
@@ -345,6 +349,51 @@ class CampaignRow:
 
 
 @dataclass(frozen=True)
+class TextChange:
+    """A post's new text (and body: None when the text is exact). `revision`: the one the
+    change was made against; another edit since then refuses it."""
+
+    post_id: int
+    old: str
+    new: str
+    body: str | None
+    revision: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeChange:
+    post_id: int
+    old: datetime
+    new: datetime
+
+
+@dataclass(frozen=True)
+class CampaignChanges:
+    """What `apply` changes in a campaign, as one transaction: the diff it shows first."""
+
+    campaign: str
+    new_campaign: bool = False
+    added: tuple[PlannedPost, ...] = ()
+    retexted: tuple[TextChange, ...] = ()
+    retimed: tuple[TimeChange, ...] = ()
+    removed: tuple[int, ...] = ()  # queued or held posts the file no longer has: cancelled
+    settings: CampaignSettings | None = None  # new settings, when they changed
+    source_path: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.retexted or self.retimed or self.removed or self.settings)
+
+
+@dataclass(frozen=True)
+class Rethreaded:
+    """A reply re-attached when the post it replied to was dropped (cancel --keep-thread)."""
+
+    post_id: int
+    was: int  # the dropped post
+    now: int | None  # its new parent; None: it starts the thread
+
+
+@dataclass(frozen=True)
 class LogEntry:
     id: int
     at: datetime
@@ -380,6 +429,7 @@ class Overview:
     next_due: PostRow | None
     overdue: int
     workers: tuple[WorkerRow, ...]
+    paused: tuple[str, ...] = ()  # campaigns whose posts wait
 
     @property
     def last_heartbeat(self) -> datetime | None:

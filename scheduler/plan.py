@@ -31,12 +31,15 @@ from scheduler.errors import BadInput
 __all__ = [
     "Duration",
     "PlanError",
+    "describe_span",
     "format_local",
     "parse_duration",
+    "parse_shift",
     "parse_when",
     "parse_zone",
     "repeated_time",
     "schedule",
+    "shifted",
     "system_zone",
 ]
 
@@ -439,6 +442,42 @@ def _every(count: int, first: datetime, tz: ZoneInfo, every: Duration) -> list[d
         # Same as _resolve_local()[0], minus the round trip it needs only for the existence check.
         out.append((wall0 + i * day).replace(tzinfo=tz).astimezone(_UTC) + i * elapsed)
     return out
+
+
+def parse_shift(text: str) -> tuple[int, Duration]:
+    """'+30m', '30m' (later) or '-30m' (earlier): the direction and the duration."""
+    stripped = text.strip()
+    sign = -1 if stripped.startswith("-") else 1
+    return sign, parse_duration(stripped.lstrip("+-"))
+
+
+def shifted(instant: datetime, sign: int, by: Duration, tz: ZoneInfo) -> datetime:
+    """`instant` moved by `by`, later (sign 1) or earlier (-1): whole days on the local
+    calendar of tz (09:00 stays 09:00 across DST, gaps and folds as in `schedule`), then
+    the elapsed seconds."""
+    moved = instant.astimezone(_UTC)
+    try:
+        if by.days:
+            wall = moved.astimezone(tz).replace(tzinfo=None, fold=0)
+            moved = _resolve_local(wall + sign * timedelta(days=by.days), tz)[0]
+        moved += sign * timedelta(seconds=by.seconds)
+    except OverflowError:
+        raise _range_error(str(by)) from None
+    if not _check_range(moved):
+        raise _range_error(str(by))
+    return moved
+
+
+def describe_span(seconds: float) -> str:
+    """'42 s', '5 min', '3 h 20 min', '2 d 1 h': a span of time for people."""
+    if seconds < 60:
+        return f"{round(seconds)} s"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def format_local(dt: datetime, tz: ZoneInfo) -> str:

@@ -33,6 +33,7 @@ LIST_KEYS = {
     "attempts",
     "remote_url",
     "last_error",
+    "text",
 }
 LOG_KEYS = {"id", "at", "kind", "post_id", "campaign", "platform", "seq", "worker", "detail"}
 
@@ -541,7 +542,14 @@ def test_status_never_shows_the_password(cli: Cli, pg_url: str) -> None:
     assert f"database: postgresql+psycopg://postgres:***@127.0.0.1:5432/{database}" in status
     assert "queued" in status and "next due" in status and "none has run yet" in status
     shown = json.loads(outputs[4].stdout)
-    assert set(shown) == {"database", "settings_files", "counts", "next_due", "daemons"}
+    assert set(shown) == {
+        "database",
+        "settings_files",
+        "counts",
+        "paused_campaigns",
+        "next_due",
+        "daemons",
+    }
     assert shown["database"].endswith(f"/{database}") and "***" in shown["database"]
     assert set(shown["counts"]) == {"queued"}
     assert shown["daemons"] == []

@@ -10,7 +10,17 @@ from types import FrameType
 import typer
 
 # Importing a command module registers its commands; each keeps its heavy imports inside.
-from scheduler.cli import accounts, log, posts, queue, run, split, status  # noqa: F401
+from scheduler.cli import (  # noqa: F401
+    accounts,
+    campaigns,
+    log,
+    posts,
+    queue,
+    review,
+    run,
+    split,
+    status,
+)
 from scheduler.cli.root import app
 from scheduler.errors import BadInput, CampaignError
 

@@ -19,7 +19,13 @@ from scheduler.cli.context import (
     time_column,
     zone_label,
 )
-from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
+from scheduler.cli.options import (
+    CampaignFilter,
+    JsonOption,
+    PlatformFilter,
+    TzOption,
+    platform_filter,
+)
 from scheduler.cli.output import plural, print_json_rows, print_table
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
@@ -39,8 +45,14 @@ _FIELDS = ("id", "at", "kind", "post_id", "campaign", "platform", "seq", "worker
 
 
 def describe(detail: dict[str, Any], zone: ZoneInfo) -> str:
-    """One readable line for an event's detail."""
+    """One readable line for an event's detail: a change as old -> new first."""
     parts = []
+    if "old" in detail or "new" in detail:
+        old, new = detail.get("old"), detail.get("new")
+        start = _first_difference(old, new)
+        parts.append(f"{_shown(old, zone, start)} -> {_shown(new, zone, start)}")
+    if "revision" in detail:
+        parts.append(f"revision {detail['revision']}")
     for key in _SHOWN:
         value = detail.get(key)
         if value in (None, ""):
@@ -50,6 +62,39 @@ def describe(detail: dict[str, Any], zone: ZoneInfo) -> str:
                 value = local(datetime.fromisoformat(str(value)), zone, seconds=True)
         parts.append(str(value) if key in _PLAIN else f"{key}={value}")
     return "; ".join(parts)
+
+
+CHANGE_SHOWN = 40  # characters of an old or new text shown in a log line (`show` has it all)
+
+
+def _first_difference(old: Any, new: Any) -> int:
+    """Where two texts start to differ (in their words, spaces folded), so that a log line
+    shows the change itself, not the beginning both share."""
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return 0
+    a, b = " ".join(old.split()), " ".join(new.split())
+    same = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    return max(0, same - 12)
+
+
+def _shown(value: Any, zone: ZoneInfo, start: int = 0) -> str:
+    """An old or new value: a time in the display zone, a post id, the part of a text
+    from `start`."""
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"post {value}"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    with contextlib.suppress(ValueError):
+        return local(datetime.fromisoformat(text), zone)
+    flat = " ".join(text.split())
+    lead = "…" if start else ""
+    flat = flat[start:]
+    return repr(lead + (flat if len(flat) <= CHANGE_SHOWN else flat[: CHANGE_SHOWN - 1] + "…"))
 
 
 def _kinds(given: list[str] | None) -> list[str]:
@@ -76,7 +121,8 @@ def log(
             metavar="KIND",
             help="Only these kinds (repeatable): queued, claimed, published, recovered, "
             "'retry scheduled', rate-limited, failed, cancelled, held, requeued, released, "
-            "'no credentials'.",
+            "'no credentials', edited, rescheduled, rethreaded, paused, resumed, renamed, "
+            "deleted.",
         ),
     ] = None,
     since: Annotated[
@@ -88,6 +134,7 @@ def log(
     count: Annotated[
         int | None, typer.Option("-n", metavar="N", help="Only the newest N events.")
     ] = None,
+    tz: TzOption = None,
     json_out: JsonOption = False,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
@@ -102,7 +149,7 @@ def log(
     from scheduler.plan import parse_duration, parse_when
 
     kinds = _kinds(kind)
-    zone = display_zone()
+    zone = display_zone(tz)
     since_at = None
     if since is not None:
         if since.startswith("-"):  # "-2h": that long ago

@@ -43,6 +43,14 @@ TagsOnOption = Annotated[
         help="Which posts carry the tags: all, first or last.",
     ),
 ]
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="IANA zone to show and read times in (default CAMPAIGN_TZ, else the system's).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,14 +18,22 @@ from scheduler.cli.context import (
     time_column,
     zone_label,
 )
-from scheduler.cli.options import CampaignFilter, JsonOption, PlatformFilter, platform_filter
+from scheduler.cli.options import (
+    CampaignFilter,
+    JsonOption,
+    PlatformFilter,
+    TzOption,
+    platform_filter,
+)
 from scheduler.cli.output import plural, print_json_rows, print_table, warn
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
 
 if TYPE_CHECKING:
-    from scheduler.model import Overview, Status
+    from zoneinfo import ZoneInfo
+
+    from scheduler.model import Overview, PostRow, Status
 
 PostIds = Annotated[
     list[str] | None,
@@ -78,18 +87,36 @@ def list_(
         ),
     ] = None,
     platform: PlatformFilter = None,
+    count: Annotated[
+        int | None, typer.Option("-n", metavar="N", help="Only the first N, in schedule order.")
+    ] = None,
+    tz: TzOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List posts with their status, time, attempts, URL and last error."""
+    """List posts in schedule order: status, time, the text's first line, URL or error.
+
+    `campaign show POST_ID` shows one post whole.
+
+    Example: campaign list --campaign artsakh-op-ed --status queued -n 10
+    """
+    if count is not None and count < 1:
+        raise BadInput("-n must be at least 1")
     chosen = parse_status(status)
-    zone = display_zone()
+    zone = display_zone(tz)
     now = utcnow()
     with open_default_store() as store:
         rows = store.posts(
-            campaign, statuses=[chosen] if chosen else (), platform=platform_filter(platform)
+            campaign,
+            statuses=[chosen] if chosen else (),
+            platform=platform_filter(platform),
+            limit=count,
         )
         overview = store.overview(now)
     _warn_if_no_daemon(overview, now)
+    paused = set(overview.paused) & {r.campaign for r in rows}
+    if paused:
+        names = ", ".join(repr(n) for n in sorted(paused))
+        warn(f"paused: {names} (its posts wait for `campaign resume`)")
     if json_out:
         print_json_rows(
             [
@@ -103,23 +130,71 @@ def list_(
                     "attempts": r.attempts,
                     "remote_url": r.remote_url,
                     "last_error": r.last_error,
+                    "text": r.text,
                 }
                 for r in rows
             ]
         )
         return
+    _print_posts(rows, zone, paused, campaign, platform_filter(platform))
+
+
+def _print_posts(
+    rows: Sequence[PostRow],
+    zone: ZoneInfo,
+    paused: Collection[str],
+    campaign: str | None,
+    platform: str | None,
+) -> None:
+    """One line a post. The campaign and platform columns go when a filter makes them
+    all the same (the title says it), leaving the text room; tries show when a post
+    needed more than one; the URL or last error, when a post has one, in a last column
+    that wraps; the text is cut to fit."""
     when, times = time_column("scheduled", [r.scheduled_at for r in rows], zone)
+    tries = any(r.attempts > 1 for r in rows)
+    notes = any(r.remote_url or r.last_error for r in rows)
+    columns: list[tuple[str, Callable[[PostRow], str]]] = [("id", lambda r: str(r.id))]
+    if campaign is None:
+        columns.append(("campaign", lambda r: r.campaign))
+    if platform is None:
+        columns.append(("platform", lambda r: r.platform))
+    columns.append(("seq", lambda r: str(r.seq)))
+    columns.append(("status", lambda r: _state(r, paused)))
+    shrink = [1] if campaign is None else []
+    table = [[cell(r) for _, cell in columns] + [at] for r, at in zip(rows, times, strict=True)]
+    headers = [name for name, _ in columns] + [when]
+    right: frozenset[int] = frozenset()
+    if tries:
+        right = frozenset({len(headers)})
+        headers.append("tries")
+        for cells, r in zip(table, rows, strict=True):
+            cells.append(str(r.attempts))
+    if notes:
+        shrink.append(len(headers))
+    headers += ["text"] + ["url / last error"] * notes
+    for cells, r in zip(table, rows, strict=True):
+        cells += [_first_line(r.text)] + [r.remote_url or r.last_error or ""] * notes
+    scope = "".join(
+        [f" of campaign {campaign!r}" if campaign else "", f" on {platform}" if platform else ""]
+    )
     print_table(
-        f"{plural(len(rows), 'post')}, times in {zone_label(zone)}",
-        ["id", "campaign", "platform", "seq", "status", when, "tries", "url / last error"],
-        [
-            [str(r.id), r.campaign, r.platform, str(r.seq), r.status, at, str(r.attempts),
-             r.remote_url or r.last_error or ""]
-            for r, at in zip(rows, times, strict=True)
-        ],
-        right=frozenset({6}),
-        shrink=[1],
-    )  # fmt: skip
+        f"{plural(len(rows), 'post')}{scope}, times in {zone_label(zone)}",
+        headers,
+        table,
+        right=right,
+        shrink=shrink,
+        clip_last=not notes,
+    )
+
+
+def _state(row: PostRow, paused: Collection[str]) -> str:
+    waits = row.campaign in paused and row.status == "queued"
+    return f"{row.status} (paused)" if waits else str(row.status)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if line == text.strip() else line + " …"
 
 
 def _warn_if_no_daemon(overview: Overview, now: datetime) -> None:
@@ -149,12 +224,39 @@ def _report(done: str, ids: list[int]) -> None:
 
 
 @app.command()
-def cancel(post_ids: PostIds = None, campaign: CampaignFilter = None) -> None:
-    """Cancel queued posts (by id, or a whole campaign); later thread posts are held."""
+def cancel(
+    post_ids: PostIds = None,
+    campaign: CampaignFilter = None,
+    keep_thread: Annotated[
+        bool,
+        typer.Option(
+            "--keep-thread",
+            help="Drop the posts from their threads: each reply attaches to the dropped "
+            "post's parent instead of being held.",
+        ),
+    ] = False,
+) -> None:
+    """Cancel queued posts (by id, or a whole campaign); later thread posts are held.
+
+    Example: campaign cancel 14 --keep-thread
+    """
     ids = _targets(post_ids, campaign, "cancel")
+    if keep_thread and campaign is not None:
+        raise BadInput("--keep-thread drops single posts: give their ids, not --campaign")
     with open_default_store() as store:
-        changed = store.cancel(ids, campaign, now=utcnow())
-    _report("cancelled", changed)
+        if not keep_thread:
+            _report("cancelled", store.cancel(ids, campaign, now=utcnow()))
+            return
+        rethreaded = store.cancel_keeping_threads(ids, now=utcnow())
+    _report("cancelled", ids)
+    for r in rethreaded:
+        parent = "starts the thread now" if r.now is None else f"replies to post {r.now} now"
+        typer.echo(f"post {r.post_id} {parent}, not to post {r.was}")
+    if rethreaded:
+        warn(
+            "numbering such as 3/15 in the thread's other posts stays as it was; "
+            "`campaign edit` changes a post's text"
+        )
 
 
 @app.command()

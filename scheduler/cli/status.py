@@ -37,6 +37,7 @@ def status(json_out: JsonOption = False) -> None:
                 "database": redact(url),
                 "settings_files": files,
                 "counts": overview.counts,
+                "paused_campaigns": list(overview.paused),
                 "next_due": None
                 if upcoming is None
                 else {
@@ -66,6 +67,9 @@ def status(json_out: JsonOption = False) -> None:
     lines = [f"database: {redact(url)}", settings_line]
     counts = ", ".join(f"{k} {v}" for k, v in sorted(overview.counts.items())) or "no posts"
     lines.append(f"posts: {counts}")
+    if overview.paused:
+        names = ", ".join(repr(n) for n in overview.paused)
+        lines.append(f"paused: {names} (their posts wait for `campaign resume`)")
     if upcoming is not None:
         lines.append(
             f"next due: post {upcoming.id} ({upcoming.platform}) "

@@ -16,6 +16,8 @@ from scheduler.keys import new_idempotency_key
 from scheduler.model import (
     CANCELLABLE,
     RETRYABLE,
+    CampaignChanges,
+    CampaignRow,
     Job,
     Kind,
     LogEntry,
@@ -26,11 +28,14 @@ from scheduler.model import (
     PostRow,
     QueuedPost,
     Requeued,
+    Rethreaded,
     SameText,
     Status,
+    TextChange,
+    TimeChange,
 )
 from scheduler.store import claim as _claim
-from scheduler.store import lifecycle, queries
+from scheduler.store import lifecycle, queries, review
 from scheduler.store.db import BUSY_TIMEOUT_MS, Database, open_database, redact
 from scheduler.store.log import add_event, read_log
 from scheduler.store.queueing import queue_campaign
@@ -171,6 +176,56 @@ class Store:
             ids = self._targets(conn, post_ids, campaign, RETRYABLE)
             return lifecycle.retry(conn, ids, now)
 
+    def cancel_keeping_threads(self, post_ids: Sequence[int], *, now: datetime) -> list[Rethreaded]:
+        """Cancel posts, each reply attaching to the cancelled post's parent instead of
+        being held."""
+        with self._db.write() as conn:
+            return review.cancel_keeping_threads(conn, post_ids, now)
+
+    def edit(self, change: TextChange, *, now: datetime) -> None:
+        """Give a post a new text (measured by the caller); refused once it is on its way
+        out, or when someone else edited it since `change.revision`."""
+        with self._db.write() as conn:
+            review.set_texts(conn, [change], now)
+
+    def reschedule(self, changes: Sequence[TimeChange], *, now: datetime) -> None:
+        """Move posts to new times, all or none; a reply never goes before its parent."""
+        with self._db.write() as conn:
+            review.set_times(conn, changes, now)
+
+    def pause(self, campaign: str, *, now: datetime) -> bool:
+        """Stop claiming the campaign's posts; False when it was paused already."""
+        with self._db.write() as conn:
+            return review.pause(conn, campaign, now)
+
+    def resume(
+        self, campaign: str, keep_times: bool = False, *, now: datetime
+    ) -> tuple[datetime, int]:
+        """Claim its posts again, moved later by the time paused unless `keep_times`.
+        Returns when it was paused and how many posts moved."""
+        with self._db.write() as conn:
+            return review.resume(conn, campaign, keep_times, now)
+
+    def rename(self, old: str, new: str, *, now: datetime) -> None:
+        with self._db.write() as conn:
+            review.rename(conn, old, new, now)
+
+    def delete(self, campaign: str, *, now: datetime) -> dict[Status, int]:
+        """Delete a campaign none of whose posts went out; returns its counts by status."""
+        with self._db.write() as conn:
+            return review.delete_campaign(conn, campaign, now)
+
+    def apply(
+        self,
+        changes: CampaignChanges,
+        *,
+        now: datetime,
+        new_key: Callable[[Platform], str] = new_idempotency_key,
+    ) -> None:
+        """A campaign file's changes, all in one transaction or none."""
+        with self._db.write() as conn:
+            review.apply_changes(conn, changes, now, new_key)
+
     @staticmethod
     def _targets(
         conn: Connection, post_ids: Sequence[int], campaign: str | None, wanted: Collection[Status]
@@ -188,10 +243,24 @@ class Store:
         platform: Platform | None = None,
         post_ids: Collection[int] | None = None,
         due_by: datetime | None = None,
+        limit: int | None = None,
     ) -> list[PostRow]:
-        """Posts in schedule order (`due_by`: due by then); an unknown campaign is NotFound."""
+        """Posts in schedule order (`due_by`: due by then; `limit`: the first N); an
+        unknown campaign is NotFound."""
         with self._db.read() as conn:
-            return queries.list_posts(conn, campaign, statuses, platform, post_ids, due_by)
+            return queries.list_posts(conn, campaign, statuses, platform, post_ids, due_by, limit)
+
+    def campaigns(self, names: Collection[str] | None = None) -> list[CampaignRow]:
+        """Every campaign (or those named; an unknown name is NotFound), oldest first."""
+        with self._db.read() as conn:
+            found = review.campaigns(conn, names)
+        missing = sorted(set(names or ()) - {c.name for c in found})
+        if missing:
+            raise NotFound(f"no campaign named {missing[0]!r}")
+        return found
+
+    def campaign(self, name: str) -> CampaignRow:
+        return self.campaigns([name])[0]
 
     def same_texts(self, plan: Plan) -> list[SameText]:
         """Stored posts (not failed or cancelled) whose text a post of `plan` repeats on
@@ -229,6 +298,7 @@ class Store:
                 next_due=queries.next_due(conn),
                 overdue=queries.overdue_count(conn, now),
                 workers=tuple(queries.workers(conn)),
+                paused=tuple(review.paused_names(conn)),
             )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, insert, literal, select
+from sqlalchemy import ColumnElement, Connection, func, insert, literal, select
 
 from scheduler.model import Kind, LogEntry, Platform
 from scheduler.store.models import EVENTS, Campaign, Event, Post
@@ -107,7 +107,8 @@ def read_log(
             Event.detail,
         )
         .outerjoin(Post, Post.id == Event.post_id)
-        .outerjoin(Campaign, Campaign.id == Post.campaign_id)
+        # A post's events, and the campaign's own (paused, renamed...).
+        .outerjoin(Campaign, Campaign.id == func.coalesce(Post.campaign_id, Event.campaign_id))
     )
     if campaign is not None:
         query = query.where(Campaign.name == campaign)
@@ -128,7 +129,7 @@ def read_log(
             at=row.at,
             kind=row.kind,
             post_id=row.post_id,
-            campaign=row.name,
+            campaign=row.name if row.name is not None else (row.detail or {}).get("campaign"),
             platform=None if row.platform is None else str(row.platform),
             seq=row.seq,
             worker=row.worker,

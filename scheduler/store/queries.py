@@ -53,8 +53,10 @@ def list_posts(
     platform: Platform | None = None,
     post_ids: Collection[int] | None = None,
     due_by: datetime | None = None,
+    limit: int | None = None,
 ) -> list[PostRow]:
-    """Posts in schedule order (`due_by`: only those whose next attempt is due by then).
+    """Posts in schedule order (`due_by`: only those whose next attempt is due by then;
+    `limit`: the first N).
     Columns, not entities: nothing per row but the tuple."""
     query = select(*_POST_COLUMNS).join(Campaign, Campaign.id == Post.campaign_id)
     if campaign is not None:
@@ -68,6 +70,8 @@ def list_posts(
     if due_by is not None:
         query = query.where(Post.next_attempt_at <= due_by)
     query = query.order_by(Post.scheduled_at, Post.id)
+    if limit is not None:
+        query = query.limit(min(limit, 2**31 - 1))
     # Positional, in _POST_COLUMNS' order: a dict per row cost a tenth of `list`.
     return [PostRow(*cast(tuple[Any, ...], row)) for row in conn.execute(query)]
 
@@ -107,10 +111,16 @@ def counts_by_status(conn: Connection) -> dict[Status, int]:
     return {status: count for status, count in rows}
 
 
+# Posts of a paused campaign wait: not due, not overdue.
+_NOT_PAUSED = Post.campaign_id.not_in(select(Campaign.id).where(Campaign.paused_at.is_not(None)))
+
+
 def overdue_count(conn: Connection, now: datetime) -> int:
     return (
         conn.scalar(
-            select(func.count()).where(Post.status == Status.QUEUED, Post.next_attempt_at <= now)
+            select(func.count()).where(
+                Post.status == Status.QUEUED, Post.next_attempt_at <= now, _NOT_PAUSED
+            )
         )
         or 0
     )
@@ -120,7 +130,7 @@ def next_due(conn: Connection) -> PostRow | None:
     row = conn.execute(
         select(*_POST_COLUMNS)
         .join(Campaign, Campaign.id == Post.campaign_id)
-        .where(Post.status == Status.QUEUED)
+        .where(Post.status == Status.QUEUED, _NOT_PAUSED)
         .order_by(Post.next_attempt_at, Post.id)
         .limit(1)
     ).one_or_none()
@@ -133,7 +143,7 @@ def next_due_time(
     after: datetime | None = None,
 ) -> datetime | None:
     """When the next queued post falls due (strictly after `after`, if given)."""
-    query = select(func.min(Post.next_attempt_at)).where(Post.status == Status.QUEUED)
+    query = select(func.min(Post.next_attempt_at)).where(Post.status == Status.QUEUED, _NOT_PAUSED)
     if platforms is not None:
         query = query.where(Post.platform.in_(list(platforms)))
     if after is not None:

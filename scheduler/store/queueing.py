@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text
+from sqlalchemy import Connection, and_, func, insert, select, text, update
 
 from scheduler.errors import BadInput
-from scheduler.model import Kind, Plan, Platform, QueuedPost, Status
-from scheduler.store.log import add_events_where
+from scheduler.model import Kind, Plan, PlannedPost, Platform, QueuedPost, Status
+from scheduler.store.log import add_event, add_events_where
 from scheduler.store.models import CAMPAIGNS, POSTS, Campaign, Post
 
 
@@ -107,6 +107,87 @@ def queue_campaign(
         campaign=name,
     )
     return queued
+
+
+def insert_posts(
+    conn: Connection,
+    campaign_id: int,
+    planned: Sequence[PlannedPost],
+    now: datetime,
+    new_key: Callable[[Platform], str],
+) -> list[int]:
+    """Add posts to a stored campaign at their own seq (a campaign file's new entries).
+    A threaded post joins its thread there: it replies to the post before it, and the
+    post that replied to that one replies to it instead. Returns the new ids."""
+    added: list[int] = []
+    name = conn.scalar(select(Campaign.name).where(Campaign.id == campaign_id)) or ""
+    for p in sorted(planned, key=lambda p: (p.platform, p.account, p.seq)):
+        same_thread = and_(
+            Post.campaign_id == campaign_id, Post.platform == p.platform, Post.account == p.account
+        )
+        taken = conn.scalar(select(Post.id).where(same_thread, Post.seq == p.seq))
+        if taken is not None:
+            raise BadInput(f"{p.platform} post {p.seq} exists already (post {taken})")
+        parent_id = root_id = None
+        follower = None
+        if p.thread:
+            before = conn.execute(
+                select(Post.id, Post.root_id)
+                .where(same_thread, Post.seq < p.seq, Post.status != Status.CANCELLED)
+                .order_by(Post.seq.desc())
+                .limit(1)
+            ).one_or_none()
+            follower = conn.execute(
+                select(Post.id, Post.seq, Post.status, Post.root_id)
+                .where(
+                    same_thread,
+                    Post.seq > p.seq,
+                    Post.status != Status.CANCELLED,
+                    Post.parent_id.is_(None) if before is None else Post.parent_id == before.id,
+                )
+                .order_by(Post.seq)
+                .limit(1)
+            ).one_or_none()
+            if follower is not None and follower.status in (Status.PUBLISHING, Status.PUBLISHED):
+                raise BadInput(
+                    f"{p.platform} post {p.seq} would come before post {follower.id}, which "
+                    f"is {follower.status} already: a new post can only join a thread after it"
+                )
+            if before is not None:
+                parent_id, root_id = before.id, before.root_id
+        [post_id] = _reserve_post_ids(conn, 1)
+        conn.execute(
+            insert(POSTS).values(
+                id=post_id,
+                campaign_id=campaign_id,
+                platform=p.platform,
+                account=p.account,
+                seq=p.seq,
+                parent_id=parent_id,
+                root_id=root_id if root_id is not None else (post_id if p.thread else None),
+                text=p.text,
+                body=p.body,
+                revision=1,
+                scheduled_at=p.scheduled_at,
+                next_attempt_at=p.scheduled_at,
+                status=Status.QUEUED,
+                attempts=0,
+                ambiguous=False,
+                idempotency_key=new_key(p.platform),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if follower is not None:
+            conn.execute(update(POSTS).where(Post.id == follower.id).values(parent_id=post_id))
+            if parent_id is None:  # the new post starts the thread
+                conn.execute(
+                    update(POSTS).where(Post.root_id == follower.root_id).values(root_id=post_id)
+                )
+            add_event(conn, follower.id, Kind.RETHREADED, now, old=parent_id, new=post_id)
+        add_event(conn, post_id, Kind.QUEUED, now, campaign=name)
+        added.append(post_id)
+    return added
 
 
 def _reserve_post_ids(conn: Connection, count: int) -> list[int]:
