@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,53 @@ def test_help_does_not_import_the_sdks_or_sqlalchemy(tmp_path: Path) -> None:
 def test_usage_errors_are_one_line(cli: Cli) -> None:
     assert "article" in _bad(cli, "split", "--platform", "x").lower()
     assert "--bogus" in _bad(cli, "split", str(EXAMPLE), "--platform", "x", "--bogus")
+
+
+def campaign_with_input(
+    data: bytes, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """`campaign ARGS` in a child process, `data` on its standard input."""
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler.cli.app", *args],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_split_reads_the_article_from_standard_input() -> None:
+    from_file = run_campaign("split", str(EXAMPLE), "-p", "x", "--json")
+    from_stdin = campaign_with_input(EXAMPLE.read_bytes(), "split", "-", "-p", "x", "--json")
+
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert json.loads(from_stdin.stdout) == json.loads(from_file.stdout)
+
+
+def test_a_saved_web_page_on_standard_input_is_read_as_html() -> None:
+    page = (
+        b"<html><body><article><h1>Title</h1>"
+        b"<p>Plain words. Enough of them.</p></article></body></html>"
+    )
+
+    result = campaign_with_input(page, "split", "-", "-p", "bluesky", "--json")
+
+    assert result.returncode == 0, result.stderr
+    texts = [p["text"] for p in json.loads(result.stdout)]
+    assert "<p>" not in "".join(texts) and "Plain words." in "".join(texts)
+
+
+def test_queue_from_standard_input_needs_a_campaign_name(tmp_path: Path) -> None:
+    env = {"CAMPAIGN_DATA_DIR": str(tmp_path / "data")}
+    data = b"A short article. It says one thing.\n"
+
+    nameless = campaign_with_input(data, "queue", "-", "-p", "x", "--start", "+1h", env=env)
+    named = campaign_with_input(
+        data, "queue", "-", "-p", "x", "--start", "+1h", "--campaign", "piped", "--json", env=env
+    )
+
+    assert nameless.returncode == 2
+    assert b"an article read from standard input needs --campaign NAME" in nameless.stderr
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout)["campaign"] == "piped"

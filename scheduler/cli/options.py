@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from posts.platform import Platform, parse_platform
 
+ArticleArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="ARTICLE", help="The article: .txt, .md or .html, or - for standard input."
+    ),
+]
 TagOption = Annotated[
     list[str] | None,
     typer.Option(

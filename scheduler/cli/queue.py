@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +19,7 @@ from scheduler.cli.context import (
     zone_label,
 )
 from scheduler.cli.options import (
+    ArticleArgument,
     JsonOption,
     LinkOption,
     NumberingOption,
@@ -43,9 +43,7 @@ SUMMARY_ROWS = 5
 
 @app.command()
 def queue(
-    article: Annotated[
-        Path, typer.Argument(metavar="ARTICLE", help="The article: .txt, .md or .html.")
-    ],
+    article: ArticleArgument,
     platform: Annotated[
         list[str],
         typer.Option("--platform", "-p", metavar="PLATFORM", help="x and/or bluesky (repeatable)."),
@@ -84,7 +82,9 @@ def queue(
     campaign: Annotated[
         str | None,
         typer.Option(
-            "--campaign", metavar="NAME", help="Campaign name (default: the file's stem)."
+            "--campaign",
+            metavar="NAME",
+            help="Campaign name (default: the file's stem; needed with - for standard input).",
         ),
     ] = None,
     append: Annotated[

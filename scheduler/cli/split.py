@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from posts.platform import parse_platform
 from scheduler.cli.context import settings
 from scheduler.cli.options import (
+    ArticleArgument,
     JsonOption,
     LinkOption,
     NumberingOption,
@@ -17,15 +17,13 @@ from scheduler.cli.options import (
     TagsOnOption,
     ThreadOption,
 )
-from scheduler.cli.output import print_json_rows, stdout_console, warn
+from scheduler.cli.output import plural, print_json_rows, stdout_console, warn
 from scheduler.cli.root import app
 
 
 @app.command()
 def split(
-    article: Annotated[
-        Path, typer.Argument(metavar="ARTICLE", help="The article: .txt, .md or .html.")
-    ],
+    article: ArticleArgument,
     platform: Annotated[
         str, typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky.")
     ],
@@ -69,7 +67,7 @@ def split(
         return
     from rich.table import Table
 
-    table = Table(title=f"{len(result.posts)} posts for {chosen}", show_lines=True)
+    table = Table(title=f"{plural(len(result.posts), 'post')} for {chosen}", show_lines=True)
     table.add_column("seq", justify="right")
     table.add_column("length", justify="right")
     table.add_column("text", overflow="fold")
