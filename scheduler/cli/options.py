@@ -15,6 +15,50 @@ ArticleArgument = Annotated[
         metavar="ARTICLE", help="The article: .txt, .md or .html, or - for standard input."
     ),
 ]
+PlatformsOption = Annotated[
+    list[str],
+    typer.Option("--platform", "-p", metavar="PLATFORM", help="x and/or bluesky (repeatable)."),
+]
+StartOption = Annotated[
+    str,
+    typer.Option(
+        "--start",
+        metavar="WHEN",
+        help="When the first post goes out: ISO 8601, now, or +30m/+2h/+1d.",
+    ),
+]
+EveryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="DURATION",
+        help="Space between posts: 90s, 30m, 2h, 1d, 1h30m. Whole days keep the local "
+        "wall-clock time across DST changes.",
+    ),
+]
+SpreadUntilOption = Annotated[
+    str | None,
+    typer.Option("--spread-until", metavar="WHEN", help="Spread the posts evenly up to this time."),
+]
+NaiveZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="IANA zone for naive times (default CAMPAIGN_TZ, else system).",
+    ),
+]
+CampaignNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--campaign",
+        metavar="NAME",
+        help="Campaign name (default: the file's stem; needed with - for standard input).",
+    ),
+]
+AllowPastOption = Annotated[
+    bool, typer.Option("--allow-past", help="Accept a start time in the past.")
+]
 TagOption = Annotated[
     list[str] | None,
     typer.Option(

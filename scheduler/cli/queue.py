@@ -19,10 +19,17 @@ from scheduler.cli.context import (
     zone_label,
 )
 from scheduler.cli.options import (
+    AllowPastOption,
     ArticleArgument,
+    CampaignNameOption,
+    EveryOption,
     JsonOption,
     LinkOption,
+    NaiveZoneOption,
     NumberingOption,
+    PlatformsOption,
+    SpreadUntilOption,
+    StartOption,
     TagOption,
     TagsOnOption,
     ThreadOption,
@@ -32,9 +39,11 @@ from scheduler.cli.root import app
 from scheduler.clock import utcnow
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from scheduler.model import QueuedPost
+    from scheduler.model import Plan, QueuedPost
 
 # Above this many posts, the table gives way to a summary (`--json` still has them all).
 SUMMARY_ABOVE = 50
@@ -44,55 +53,16 @@ SUMMARY_ROWS = 5
 @app.command()
 def queue(
     article: ArticleArgument,
-    platform: Annotated[
-        list[str],
-        typer.Option("--platform", "-p", metavar="PLATFORM", help="x and/or bluesky (repeatable)."),
-    ],
-    start: Annotated[
-        str,
-        typer.Option(
-            "--start",
-            metavar="WHEN",
-            help="When the first post goes out: ISO 8601, now, or +30m/+2h/+1d.",
-        ),
-    ],
-    every: Annotated[
-        str | None,
-        typer.Option(
-            "--every",
-            metavar="DURATION",
-            help="Space between posts: 90s, 30m, 2h, 1d, 1h30m. Whole days keep the local "
-            "wall-clock time across DST changes.",
-        ),
-    ] = None,
-    spread_until: Annotated[
-        str | None,
-        typer.Option(
-            "--spread-until", metavar="WHEN", help="Spread the posts evenly up to this time."
-        ),
-    ] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option(
-            "--tz",
-            metavar="ZONE",
-            help="IANA zone for naive times (default CAMPAIGN_TZ, else system).",
-        ),
-    ] = None,
-    campaign: Annotated[
-        str | None,
-        typer.Option(
-            "--campaign",
-            metavar="NAME",
-            help="Campaign name (default: the file's stem; needed with - for standard input).",
-        ),
-    ] = None,
+    platform: PlatformsOption,
+    start: StartOption,
+    every: EveryOption = None,
+    spread_until: SpreadUntilOption = None,
+    tz: NaiveZoneOption = None,
+    campaign: CampaignNameOption = None,
     append: Annotated[
         bool, typer.Option("--append", help="Add to an existing campaign of that name.")
     ] = False,
-    allow_past: Annotated[
-        bool, typer.Option("--allow-past", help="Accept a start time in the past.")
-    ] = False,
+    allow_past: AllowPastOption = False,
     tag: TagOption = None,
     link: LinkOption = None,
     thread: ThreadOption = True,
@@ -104,25 +74,13 @@ def queue(
 
     Example: campaign queue examples/artsakh-op-ed.txt -p x -p bluesky --start +1h --every 2h
     """
-    from scheduler.campaigns import PostOptions, When, plan_campaign, repeat_warnings
+    from scheduler.campaigns import repeat_warnings
 
-    zone = display_zone(tz)
     now = utcnow()
-    plan = plan_campaign(
-        article,
-        [parse_platform(p) for p in platform],
-        When(start, zone, every, spread_until, allow_past),
-        PostOptions(
-            tags=tuple(tag) if tag else None,
-            link=link,
-            thread=thread,
-            numbering=numbering,
-            tags_on=tags_on,
-        ),
-        settings(),
-        now,
-        name=campaign,
-    )
+    plan, zone = plan_from_options(
+        article, platform, start, every, spread_until, tz, campaign, allow_past,
+        tag, link, thread, numbering, tags_on, now,
+    )  # fmt: skip
     with open_default_store() as store:
         repeats = repeat_warnings(plan, store.same_texts(plan))
         queued = store.queue(plan, now, append=append)
@@ -149,6 +107,44 @@ def queue(
         _print_summary(title, plan.name, queued, zone)
     else:
         _print_rows(title, queued, zone)
+
+
+def plan_from_options(
+    article: Path,
+    platform: list[str],
+    start: str,
+    every: str | None,
+    spread_until: str | None,
+    tz: str | None,
+    campaign: str | None,
+    allow_past: bool,
+    tag: list[str] | None,
+    link: str | None,
+    thread: bool,
+    numbering: bool | None,
+    tags_on: str,
+    now: datetime,
+) -> tuple[Plan, ZoneInfo]:
+    """The plan `queue` stores and `plan` writes, from the options they share."""
+    from scheduler.campaigns import PostOptions, When, plan_campaign
+
+    zone = display_zone(tz)
+    plan = plan_campaign(
+        article,
+        [parse_platform(p) for p in platform],
+        When(start, zone, every, spread_until, allow_past),
+        PostOptions(
+            tags=tuple(tag) if tag else None,
+            link=link,
+            thread=thread,
+            numbering=numbering,
+            tags_on=tags_on,
+        ),
+        settings(),
+        now,
+        name=campaign,
+    )
+    return plan, zone
 
 
 def _print_rows(title: str, queued: Sequence[QueuedPost], zone: ZoneInfo) -> None:
