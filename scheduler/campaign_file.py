@@ -1,6 +1,6 @@
-"""A campaign as a file people review: TOML to edit and apply.
+"""A campaign as a file people review: TOML to edit and apply, CSV and ICS to look at.
 
-Pure: no database, no network, no clock.
+Pure: no database, no network, no clock of its own (the ICS stamp comes in).
 
 What the TOML format promises:
 - read_toml(write_toml(c)) == c for any campaign whose times are whole seconds: every text
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import csv
+import io
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,17 +37,21 @@ from scheduler.plan import MAX_YEAR, MIN_YEAR, PlanError, local_to_utc, parse_zo
 
 __all__ = [
     "CAMPAIGN_KEYS",
+    "CSV_COLUMNS",
     "POST_KEYS",
     "CampaignFile",
     "CampaignFileError",
     "FilePost",
     "read_toml",
+    "write_csv",
+    "write_ics",
     "write_toml",
 ]
 
 CAMPAIGN_KEYS = ("name", "tz", "source", "tags", "link", "thread", "numbering", "tags_on")
 POST_KEYS = ("platform", "seq", "at", "text", "account", "id", "status", "url")
 _REQUIRED_POST_KEYS = ("platform", "seq", "at", "text")
+CSV_COLUMNS = ("id", "platform", "account", "seq", "at", "status", "url", "text")
 
 _AT_HINT = "at must be a date and time such as 2026-12-01T14:00:00+04:00"
 _FORMAT_NOTE = (
@@ -589,3 +596,121 @@ def _skip_string(src: str, pos: int) -> int:
         else:
             i += 1
     return i
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def write_csv(campaign: CampaignFile) -> str:
+    """One row a post under a header row (CSV_COLUMNS), times in ISO 8601 in the campaign's
+    zone, a text with line breaks in one quoted field. Rows end in CRLF, as the csv module
+    and spreadsheets have it: write the result to a file opened with newline=""."""
+    zone = _zone(campaign.settings.tz)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for post in campaign.posts:
+        local = _aware(post.at, "a post's time").astimezone(zone).replace(microsecond=0)
+        writer.writerow(
+            (
+                "" if post.id is None else post.id,
+                post.platform.value,
+                post.account,
+                post.seq,
+                local.isoformat(),
+                "" if post.status is None else post.status.value,
+                post.url or "",
+                post.text,
+            )
+        )
+    return out.getvalue()
+
+
+# --- ICS --------------------------------------------------------------------------------------
+
+# RFC 5545 §3.1: lines end in CRLF and are folded to at most 75 octets, a continuation line
+# starting with one space.
+_FOLD_OCTETS = 75
+_EVENT_MINUTES = 5
+
+
+def write_ics(campaign: CampaignFile, stamp: datetime) -> str:
+    """An iCalendar (RFC 5545) calendar with one five-minute event a post, at its time in
+    UTC; `stamp` (when the file was made) is every event's DTSTAMP."""
+    made = _ics_utc(_aware(stamp, "the stamp"))
+    totals = Counter((post.platform, post.account) for post in campaign.posts)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//campaign//EN", "CALSCALE:GREGORIAN"]
+    for post in campaign.posts:
+        who = post.platform.value
+        if post.account != "default":
+            who += f" ({post.account})"
+        summary = f"{who} {post.seq}/{totals[post.platform, post.account]} · {campaign.name}"
+        start = _ics_utc(_aware(post.at, "a post's time"))
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{_uid(campaign.name, post)}",
+            f"DTSTAMP:{made}",
+            f"DTSTART:{start}",
+            f"DURATION:PT{_EVENT_MINUTES}M",
+            f"SUMMARY:{_ics_text(summary)}",
+            f"DESCRIPTION:{_ics_text(post.text)}",
+        ]
+        if post.url:
+            lines.append(f"URL:{_ics_uri(post.url)}")
+        cancelled = post.status is Status.CANCELLED
+        lines += [f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "".join(f"{folded}\r\n" for line in lines for folded in _fold(line))
+
+
+def _ics_utc(at: datetime) -> str:
+    """RFC 5545 §3.3.5 DATE-TIME, form #2 (UTC)."""
+    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S}Z"
+
+
+def _uid(name: str, post: FilePost) -> str:
+    """Stable across exports, so a calendar that imports the file again updates its events."""
+    if post.id is not None:
+        return f"post-{post.id}@campaign"
+    return f"{_slug(name)}-{post.platform.value}-{_slug(post.account)}-{post.seq}@campaign"
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^\w.]+", "-", value).strip("-") or "campaign"
+
+
+def _ics_text(value: str) -> str:
+    """RFC 5545 §3.3.11 TEXT: backslash, semicolon and comma escaped, a line break as \\n.
+    TEXT can carry no other control character but tab (TSAFE-CHAR; CONTROL is the same set
+    as TOML's): those are left out."""
+    out = []
+    for ch in value.replace("\r\n", "\n").replace("\r", "\n"):
+        if ch in "\\;,":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t" or not _CONTROL.match(ch):
+            out.append(ch)
+    return "".join(out)
+
+
+def _ics_uri(value: str) -> str:
+    # A URI value is not escaped (§3.3.13), so a space or control character in a stored
+    # URL is percent-encoded rather than let it break the line.
+    return re.sub("[\x00-\x20\x7f]", lambda m: f"%{ord(m[0]):02X}", value)
+
+
+def _fold(line: str) -> Iterator[str]:
+    """RFC 5545 §3.1 folding: pieces of at most 75 octets of UTF-8, continuations behind one
+    space; cut between characters, never inside one, nor inside a backslash escape."""
+    piece: list[str] = []
+    size = 0
+    limit = _FOLD_OCTETS
+    for unit in re.findall(r"\\.|.", line, re.S):
+        octets = len(unit.encode("utf-8"))
+        if size + octets > limit:
+            yield "".join(piece)
+            piece, size, limit = [" "], 1, _FOLD_OCTETS
+        piece.append(unit)
+        size += octets
+    yield "".join(piece)

@@ -1,11 +1,14 @@
-"""scheduler.campaign_file: a campaign as TOML to review and apply.
+"""scheduler.campaign_file: a campaign as TOML to review and apply, CSV and ICS to look at.
 
 Through the public functions only. A mistake in a file is asserted as the exact sentence,
-line number included.
+line number included; the ICS output is read back by the small RFC 5545 reader below.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,15 +18,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.campaign_file import (
+    CSV_COLUMNS,
     CampaignFile,
     FilePost,
     read_toml,
+    write_csv,
+    write_ics,
     write_toml,
 )
 from scheduler.errors import BadInput
 from scheduler.model import CampaignSettings, Platform, Status
 
 WHERE = "campaign.toml"
+STAMP = datetime(2026, 11, 30, 9, 15, 30, tzinfo=UTC)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -614,3 +621,166 @@ def test_a_quoted_key_with_escapes_is_found() -> None:
 def test_a_dotted_key_is_found() -> None:
     text = toml(CAMPAIGN, entry(1, "text2.part = 1"))
     assert refusal(text) == f"{WHERE} line 10: unknown key 'text2' in [[posts]] {KNOWN_POST}"
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_csv_has_a_header_row_and_a_row_a_post() -> None:
+    campaign = op_ed(
+        x_post(1, "one\nline two, with a comma", id=12, status=Status.PUBLISHED, url="https://x.com/1"),
+        x_post(2, 'say "hi"', account="work"),
+    )  # fmt: skip
+    written = write_csv(campaign)
+    assert written.endswith("\r\n")
+    assert csv_rows(written) == [
+        list(CSV_COLUMNS),
+        ["12", "x", "default", "1", "2026-12-01T14:00:00+04:00", "published", "https://x.com/1",
+         "one\nline two, with a comma"],
+        ["", "x", "work", "2", "2026-12-01T14:01:00+04:00", "", "", 'say "hi"'],
+    ]  # fmt: skip
+
+
+@given(texts=st.lists(TEXTS, min_size=1, max_size=4))
+def test_csv_gives_back_every_text(texts: list[str]) -> None:
+    campaign = op_ed(*(x_post(seq, text) for seq, text in enumerate(texts, start=1)))
+    assert [row[-1] for row in csv_rows(write_csv(campaign))[1:]] == texts
+
+
+# --- ICS --------------------------------------------------------------------------------------
+
+
+def physical_lines(ics: str) -> list[str]:
+    """The lines as written: each ends in CRLF and is at most 75 octets (RFC 5545 §3.1)."""
+    assert ics.endswith("\r\n")
+    lines = ics[:-2].split("\r\n")
+    assert all("\n" not in line and "\r" not in line for line in lines)
+    assert all(len(line.encode("utf-8")) <= 75 for line in lines)
+    return lines
+
+
+def unfold(ics: str) -> list[str]:
+    """Content lines: a line starting with a space or tab continues the previous one."""
+    unfolded: list[str] = []
+    for line in physical_lines(ics):
+        if line[:1] in (" ", "\t"):
+            unfolded[-1] += line[1:]
+        else:
+            unfolded.append(line)
+    return unfolded
+
+
+TEXT_ESCAPES = {"\\\\": "\\", "\\;": ";", "\\,": ",", "\\n": "\n", "\\N": "\n"}
+
+
+def unescape(value: str) -> str:
+    """RFC 5545 §3.3.11 TEXT back to the text, refusing what TEXT cannot hold."""
+    out = []
+    for unit in re.findall(r"\\.?|.", value, re.S):
+        if unit.startswith("\\"):
+            assert unit in TEXT_ESCAPES, f"invalid escape {unit!r}"
+            out.append(TEXT_ESCAPES[unit])
+        else:
+            assert unit not in ";,", "a ; or , in TEXT must be escaped"
+            out.append(unit)
+    return "".join(out)
+
+
+def events(ics: str) -> list[dict[str, str]]:
+    """Each VEVENT's properties (no parameters are written, so NAME:VALUE)."""
+    found: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for line in unfold(ics):
+        name, _, value = line.partition(":")
+        if line == "BEGIN:VEVENT":
+            current = {}
+        elif line == "END:VEVENT":
+            assert current is not None
+            found.append(current)
+            current = None
+        elif current is not None:
+            assert name not in current
+            current[name] = value
+    return found
+
+
+def test_a_calendar_with_an_event_a_post() -> None:
+    campaign = op_ed(
+        x_post(1, "first; then, second\nline \\ end", id=12, status=Status.PUBLISHED, url="https://x.com/1"),
+        x_post(2, status=Status.CANCELLED),
+        FilePost(Platform.BLUESKY, 1, utc(2026, 12, 1, 11), "sky", account="work"),
+    )  # fmt: skip
+    ics = write_ics(campaign, STAMP)
+    lines = unfold(ics)
+    assert lines[:4] == [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//campaign//EN",
+        "CALSCALE:GREGORIAN",
+    ]
+    assert lines[-1] == "END:VCALENDAR"
+    first, second, sky = events(ics)
+    assert first == {
+        "UID": "post-12@campaign",
+        "DTSTAMP": "20261130T091530Z",
+        "DTSTART": "20261201T100000Z",
+        "DURATION": "PT5M",
+        "SUMMARY": "x 1/2 · artsakh-op-ed",
+        "DESCRIPTION": "first\\; then\\, second\\nline \\\\ end",
+        "URL": "https://x.com/1",
+        "STATUS": "CONFIRMED",
+    }
+    assert unescape(first["DESCRIPTION"]) == "first; then, second\nline \\ end"
+    assert second["UID"] == "artsakh-op-ed-x-default-2@campaign"
+    assert second["STATUS"] == "CANCELLED"
+    assert "URL" not in second
+    assert sky["UID"] == "artsakh-op-ed-bluesky-work-1@campaign"
+    assert sky["SUMMARY"] == "bluesky (work) 1/1 · artsakh-op-ed"
+
+
+def test_the_uid_of_a_post_without_id_is_stable_and_safe() -> None:
+    campaign = CampaignFile("Op-ed, 2026; draft", CampaignSettings(), posts=(x_post(3),))
+    uids = {events(write_ics(campaign, STAMP))[0]["UID"] for _ in range(2)}
+    assert uids == {"Op-ed-2026-draft-x-default-3@campaign"}
+
+
+def test_long_lines_fold_at_75_octets() -> None:
+    ics = write_ics(op_ed(x_post(1, "a" * 200)), STAMP)
+    description = [line for line in physical_lines(ics) if line.startswith(("DESCRIPTION", " "))]
+    assert [len(line) for line in description] == [75, 75, 64]
+    assert description[1] == " " + "a" * 74
+
+
+def test_folding_never_splits_a_character_or_an_escape() -> None:
+    text = "Ա" * 40 + "😀" * 20 + "\n" * 40
+    ics = write_ics(op_ed(x_post(1, text)), STAMP)
+    lines = physical_lines(ics)
+    # Each line's octets decode alone (cut between characters), near the limit, and end in
+    # an even run of backslashes (no escape cut in two).
+    for raw in ics.encode("utf-8").split(b"\r\n")[:-1]:
+        raw.decode("utf-8")
+    assert max(len(line.encode("utf-8")) for line in lines) >= 72
+    assert all((len(line) - len(line.rstrip("\\"))) % 2 == 0 for line in lines)
+    assert unescape(events(ics)[0]["DESCRIPTION"]) == text
+
+
+def ics_text(text: str) -> str:
+    """What TEXT can carry of a text: line breaks as LF, no control characters but tab."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub("[\x00-\x08\x0b-\x1f\x7f]", "", text)
+
+
+@given(texts=st.lists(TEXTS, min_size=1, max_size=3), name=NAMES)
+def test_any_text_survives_escaping_and_folding(texts: list[str], name: str) -> None:
+    campaign = CampaignFile(
+        name,
+        CampaignSettings(),
+        posts=tuple(x_post(seq, text) for seq, text in enumerate(texts, start=1)),
+    )
+    found = events(write_ics(campaign, STAMP))
+    assert [unescape(event["DESCRIPTION"]) for event in found] == [ics_text(t) for t in texts]
+    assert unescape(found[0]["SUMMARY"]) == f"x 1/{len(texts)} · {ics_text(name)}"
