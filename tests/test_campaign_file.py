@@ -254,6 +254,19 @@ def test_any_text_comes_back_exactly(texts: list[str]) -> None:
     assert [post.line for post in back.posts] == headers
 
 
+@given(texts=st.lists(TEXTS, min_size=1, max_size=4), data=st.data())
+def test_a_key_added_to_any_entry_is_found_on_its_line(
+    texts: list[str], data: st.DataObject
+) -> None:
+    campaign = op_ed(*(x_post(seq, text) for seq, text in enumerate(texts, start=1)))
+    lines = write_toml(campaign).split("\n")
+    header = read("\n".join(lines)).posts[data.draw(st.integers(0, len(texts) - 1))].line
+    assert lines[header - 1] == "[[posts]]"
+    lines.insert(header, "bogus = 1")  # becomes line header + 1
+    message = f"{WHERE} line {header + 1}: unknown key 'bogus' in [[posts]] {KNOWN_POST}"
+    assert refusal("\n".join(lines)) == message
+
+
 ZONES = st.sampled_from(
     # Kathmandu +05:45; Lord Howe moves by 30 min; Monrovia was -00:44:30 until 1972.
     ["UTC", "Asia/Yerevan", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe",
