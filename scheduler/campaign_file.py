@@ -91,6 +91,13 @@ class CampaignFile:
     posts: tuple[FilePost, ...] = ()
 
 
+def _who(post: FilePost) -> str:
+    """'x', or 'x (work)' for a post on another account than the default."""
+    if post.account == "default":
+        return post.platform.value
+    return f"{post.platform.value} ({post.account})"
+
+
 # --- TOML out ---------------------------------------------------------------------------------
 
 
@@ -303,12 +310,9 @@ class _Reader:
             post = self.post(entry, ("posts", index), zone)
             key = (post.platform, post.account, post.seq)
             if key in seqs:
-                who = post.platform.value
-                if post.account != "default":
-                    who += f" ({post.account})"
                 raise self.error(
                     ("posts", index, "seq"),
-                    f"two {who} posts have seq {post.seq}{_first_at(seqs[key])}",
+                    f"two {_who(post)} posts have seq {post.seq}{_first_at(seqs[key])}",
                 )
             seqs[key] = post.line
             if post.id is not None:
@@ -641,10 +645,7 @@ def write_ics(campaign: CampaignFile, stamp: datetime) -> str:
     totals = Counter((post.platform, post.account) for post in campaign.posts)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//campaign//EN", "CALSCALE:GREGORIAN"]
     for post in campaign.posts:
-        who = post.platform.value
-        if post.account != "default":
-            who += f" ({post.account})"
-        summary = f"{who} {post.seq}/{totals[post.platform, post.account]} · {campaign.name}"
+        summary = f"{_who(post)} {post.seq}/{totals[post.platform, post.account]} · {campaign.name}"
         start = _ics_utc(_aware(post.at, "a post's time"))
         lines += [
             "BEGIN:VEVENT",
