@@ -8,9 +8,10 @@ Conventions:
 - A naive local time inside a DST gap does not exist: parse_when rejects it, because the
   user typed it and silently moving it would surprise them. schedule() instead shifts such a
   post forward by the length of the gap (02:30 on spring-forward day -> 03:30), because a
-  recurring post must not fail on the one day a year its wall time is skipped.
+  recurring post must not fail on the one day a year its wall time is skipped; so does
+  local_to_utc(), which reads the times in campaign files (the same rule as the queue).
 - A naive local time that occurs twice (fall-back fold) means the first occurrence (fold=0),
-  in both parse_when and schedule().
+  in parse_when, schedule() and local_to_utc().
 - Instants are limited to the years 1970..9998 (UTC) so that converting them to any zone
   for display can never overflow datetime's year 9999.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "PlanError",
     "describe_span",
     "format_local",
+    "local_to_utc",
     "parse_duration",
     "parse_shift",
     "parse_when",
@@ -171,6 +173,13 @@ def _resolve_local(wall: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
     """
     instant = wall.replace(tzinfo=tz, fold=0).astimezone(_UTC)
     return instant, instant.astimezone(tz).replace(tzinfo=None, fold=0) == wall
+
+
+def local_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """Naive wall time in tz -> UTC instant, as schedule() places one: a repeated time means
+    the first occurrence, a skipped one is pushed forward by the gap. For times people wrote
+    down without an offset that must not fail (campaign files); parse_when rejects the gap."""
+    return _resolve_local(wall, tz)[0]
 
 
 def _check_range(instant: datetime) -> bool:

@@ -54,6 +54,10 @@ def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
         ("scheduler.dispatch", ("sqlalchemy", "apscheduler", "scheduler.store.")),
         ("scheduler.daemon", ("sqlalchemy", "scheduler.store.")),
         ("scheduler.campaigns", ("sqlalchemy", "scheduler.store", "scheduler.cli")),
+        (
+            "scheduler.campaign_file",
+            ("sqlalchemy", "scheduler.store", "scheduler.cli", "scheduler.platforms", "httpx"),
+        ),
         ("scheduler.cli", ("sqlalchemy", "scheduler.store.")),
     ],
 )

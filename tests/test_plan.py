@@ -18,6 +18,7 @@ from scheduler.plan import (
     Duration,
     PlanError,
     format_local,
+    local_to_utc,
     parse_duration,
     parse_when,
     parse_zone,
@@ -415,6 +416,14 @@ def test_every_day_in_gap_is_pushed_forward_by_the_gap() -> None:
     # 01:30 does not exist on 2027-03-28: 02:30 BST (= 01:30Z) is used instead.
     assert got == [utc(2027, 3, 27, 1, 30), utc(2027, 3, 28, 1, 30), utc(2027, 3, 29, 0, 30)]
     assert format_local(got[1], LONDON) == "2027-03-28 02:30:00 BST"
+
+
+def test_local_to_utc_places_wall_times_as_schedule_does() -> None:
+    # Fold: the first 01:30 (EDT); gap: 01:30 on London's spring-forward day is 02:30 BST.
+    assert local_to_utc(datetime(2027, 11, 7, 1, 30), NEW_YORK) == utc(2027, 11, 7, 5, 30)
+    assert local_to_utc(datetime(2027, 3, 28, 1, 30), LONDON) == utc(2027, 3, 28, 1, 30)
+    days = schedule(2, utc(2027, 3, 27, 1, 30), LONDON, every=parse_duration("1d"))
+    assert days[1] == local_to_utc(datetime(2027, 3, 28, 1, 30), LONDON)
 
 
 def test_every_mixed_calendar_then_elapsed() -> None:
