@@ -196,7 +196,9 @@ def body_of(options: SplitOptions, seq: int, total: int, text: str) -> str | Non
         if not text.startswith(label):
             return None
         candidate = text[len(label) :]
-    for body in (candidate, candidate.rpartition(PARAGRAPH_BREAK)[0]):
+    # Without the link and tags first: a body that carries the tags itself would frame
+    # into the same text (tags already there are not added again).
+    for body in (candidate.rpartition(PARAGRAPH_BREAK)[0], candidate):
         if body and frame_post(options, seq, total, body) == text:
             return body
     return None

@@ -13,6 +13,7 @@ import typer
 from scheduler.cli import (  # noqa: F401
     accounts,
     campaigns,
+    files,
     log,
     posts,
     queue,
