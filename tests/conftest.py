@@ -9,12 +9,15 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from pgserver import pg_problem, temporary_database
 
 from scheduler.config import get_settings
+
+if TYPE_CHECKING:
+    from scheduler.store import Store
 
 PG_ADMIN_URL = os.environ.get(
     "CAMPAIGN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -169,6 +172,30 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on a real SQLite file and on real PostgreSQL."""
     fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def store(reused_db_url: str) -> Iterator[Store]:
+    """The store façade on `reused_db_url`, closed after the test."""
+    from scheduler.store import open_store
+
+    with open_store(reused_db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    """Five paragraphs: a thread of several posts on each platform."""
+    path = tmp_path / "op-ed.txt"
+    path.write_text(
+        "\n\n".join(
+            f"Paragraph {i} makes its case plainly, with facts and with care. " * 3
+            for i in range(1, 6)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,26 +28,6 @@ TAGS = ("-t", "Artsakh", "-t", "Armenia")
 def db(reused_db_url: str) -> dict[str, str]:
     open_store(reused_db_url).close()
     return {"CAMPAIGN_DATABASE_URL": reused_db_url, "CAMPAIGN_TZ": "Asia/Yerevan"}
-
-
-@pytest.fixture
-def store(reused_db_url: str) -> Iterator[Store]:
-    with open_store(reused_db_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def article(tmp_path: Path) -> Path:
-    path = tmp_path / "op-ed.txt"
-    path.write_text(
-        "\n\n".join(
-            f"Paragraph {i} makes its case plainly, with facts and with care. " * 3
-            for i in range(1, 6)
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def planned_file(cli: Cli, db: dict[str, str], article: Path, tmp_path: Path, *args: str) -> Path:

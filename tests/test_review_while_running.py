@@ -20,7 +20,7 @@ from fakes.x_api import FakeX
 from harness import BSKY_PASSWORD, daemon_env, daemons, stop_daemons, wait_drained
 from plans import every, planned, queue
 
-from scheduler.store import Store, open_store
+from scheduler.store import Store
 
 POLL = 0.2
 # How long before its time each racing edit starts (an in-process edit takes ~50 ms).
@@ -30,12 +30,6 @@ RACE_OFFSETS = (
     timedelta(seconds=0.05),
     timedelta(0),
 )
-
-
-@pytest.fixture
-def store(reused_db_url: str) -> Iterator[Store]:
-    with open_store(reused_db_url) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ leases, cancel/retry and the post log, all through the Store's own operations.""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,12 +36,6 @@ from scheduler.store.migrate import HEAD, current_revision, downgrade, upgrade
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 PLATFORMS = (Platform.X, Platform.BLUESKY)
-
-
-@pytest.fixture
-def store(reused_db_url: str) -> Iterator[Store]:
-    with open_store(reused_db_url) as opened:
-        yield opened
 
 
 def keys() -> Callable[[Platform], str]:
