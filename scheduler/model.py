@@ -24,8 +24,10 @@ from posts.platform import Platform
 __all__ = [
     "CANCELLABLE",
     "CHANGEABLE",
+    "NO_ATTACHMENTS",
     "PENDING",
     "RETRYABLE",
+    "Attachments",
     "CampaignChanges",
     "CampaignRow",
     "CampaignSettings",
@@ -35,6 +37,7 @@ __all__ = [
     "Failed",
     "Job",
     "Kind",
+    "LinkCard",
     "LogEntry",
     "Missed",
     "Outcome",
@@ -53,6 +56,7 @@ __all__ = [
     "RetryLater",
     "SameText",
     "Status",
+    "StoredImage",
     "TextChange",
     "TimeChange",
     "WorkerRow",
@@ -132,6 +136,110 @@ class ReplyTarget:
 
 
 @dataclass(frozen=True)
+class StoredImage:
+    """An image copied into the data directory under its SHA-256 at queue time, so that a
+    moved or deleted original never breaks a queued post. `alt` is "" only with --no-alt."""
+
+    sha256: str
+    mime: str  # image/png, image/jpeg, image/webp, image/gif
+    width: int
+    height: int
+    size: int  # bytes, as stored
+    alt: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "mime": self.mime,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+            "alt": self.alt,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoredImage:
+        return cls(
+            sha256=str(data["sha256"]),
+            mime=str(data["mime"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            size=int(data["size"]),
+            alt=str(data.get("alt", "")),
+        )
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """A link's preview, read from its page once at queue time (Bluesky draws no card
+    itself: the post carries it as an app.bsky.embed.external)."""
+
+    uri: str
+    title: str
+    description: str
+    thumb: StoredImage | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "title": self.title,
+            "description": self.description,
+            "thumb": None if self.thumb is None else self.thumb.as_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinkCard:
+        thumb = data.get("thumb")
+        return cls(
+            uri=str(data["uri"]),
+            title=str(data.get("title", "")),
+            description=str(data.get("description", "")),
+            thumb=None if thumb is None else StoredImage.from_json(thumb),
+        )
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """What a post carries besides its text: images (up to 4), a link card, its languages
+    (BCP 47) and self-labels. Stored with the post as JSON; empty for a bare post."""
+
+    images: tuple[StoredImage, ...] = ()
+    card: LinkCard | None = None
+    langs: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.images or self.card or self.langs or self.labels)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.images:
+            data["images"] = [image.as_json() for image in self.images]
+        if self.card is not None:
+            data["card"] = self.card.as_json()
+        if self.langs:
+            data["langs"] = list(self.langs)
+        if self.labels:
+            data["labels"] = list(self.labels)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Attachments:
+        if not data:
+            return NO_ATTACHMENTS
+        card = data.get("card")
+        return cls(
+            images=tuple(StoredImage.from_json(i) for i in data.get("images", ())),
+            card=None if card is None else LinkCard.from_json(card),
+            langs=tuple(data.get("langs", ())),
+            labels=tuple(data.get("labels", ())),
+        )
+
+
+NO_ATTACHMENTS = Attachments()
+
+
+@dataclass(frozen=True)
 class OutgoingPost:
     post_id: int
     platform: Platform
@@ -143,6 +251,7 @@ class OutgoingPost:
     # True when an earlier attempt ended without knowing whether the post went out
     # (timeout, dropped connection, expired lease): look before posting again.
     ambiguous: bool = False
+    attachments: Attachments = NO_ATTACHMENTS
 
 
 @dataclass(frozen=True)
@@ -233,6 +342,7 @@ class PlannedPost:
     thread: bool  # part of a reply chain with the previous post of the same platform
     account: str = "default"
     body: str | None = None  # the article's words in it; None: the text is exact
+    attachments: Attachments = NO_ATTACHMENTS
 
 
 @dataclass(frozen=True)
