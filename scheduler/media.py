@@ -94,7 +94,7 @@ class MediaDir:
 
     def path(self, sha256: str) -> Path:
         if not _SHA256.fullmatch(sha256):
-            raise CampaignError(f"{sha256!r} is not the SHA-256 of a stored image.")
+            raise CampaignError(f"{sha256!r} is not the SHA-256 of a stored image")
         return self.root / sha256
 
     def read(self, sha256: str) -> bytes:
@@ -103,13 +103,13 @@ class MediaDir:
             data = path.read_bytes()
         except FileNotFoundError:
             raise CampaignError(
-                f"Image {sha256} is missing from {self.root}: the data directory lost it, "
-                "so queue the post again with its image."
+                f"image {sha256} is missing from {self.root}: the data directory lost it, "
+                "so queue the post again with its image"
             ) from None
         if hashlib.sha256(data).hexdigest() != sha256:
             raise CampaignError(
-                f"Image {sha256} in {self.root} has been changed since it was stored; "
-                "queue the post again with its image."
+                f"image {sha256} in {self.root} has been changed since it was stored; "
+                "queue the post again with its image"
             )
         return data
 
@@ -130,21 +130,21 @@ def load_image(
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise BadInput(f"{name} does not exist.") from None
+        raise BadInput(f"{name} does not exist") from None
     except OSError as error:
-        raise BadInput(f"{name} cannot be read ({error.strerror or error}).") from None
+        raise BadInput(f"{name} cannot be read ({error.strerror or error})") from None
     if path.is_dir():
-        raise BadInput(f"{name} is a directory, not an image.")
+        raise BadInput(f"{name} is a directory, not an image")
     if size > max_input_bytes:
-        raise BadInput(f"{name} is {_mb(size)}, over the {_mb(max_input_bytes)} an image may be.")
+        raise BadInput(f"{name} is {_mb(size)}, over the {_mb(max_input_bytes)} an image may be")
     text = _alt_text(alt, name)
     try:
         with path.open("rb") as file:
             data = file.read(max_input_bytes + 1)
     except OSError as error:
-        raise BadInput(f"{name} cannot be read ({error.strerror or error}).") from None
+        raise BadInput(f"{name} cannot be read ({error.strerror or error})") from None
     if len(data) > max_input_bytes:  # it grew while we looked
-        raise BadInput(f"{name} is over the {_mb(max_input_bytes)} an image may be.")
+        raise BadInput(f"{name} is over the {_mb(max_input_bytes)} an image may be")
     return image_from_bytes(data, name, text, media)
 
 
@@ -194,7 +194,7 @@ def fit_image(
         fmt = str(original.format)
     encoded = _fit(picture, fmt, max_bytes, icc, keep_size=image.size <= max_bytes)
     if encoded is None:
-        raise BadInput(f"{label} cannot be made smaller than {_mb(max_bytes)} for {platform_name}.")
+        raise BadInput(f"{label} cannot be made smaller than {_mb(max_bytes)} for {platform_name}")
     fitted_bytes, fitted_format, (width, height) = encoded
     fitted = StoredImage(
         sha256=media.put(fitted_bytes),
@@ -216,7 +216,7 @@ def fit_image(
         done.append("its location (EXIF GPS) was removed")
     if animated:
         done.append("only its first frame is posted")
-    return fitted, f"{label}: {'; '.join(done)}."
+    return fitted, f"{label}: {'; '.join(done)}"
 
 
 # -- checking -----------------------------------------------------------------------------------
@@ -244,19 +244,19 @@ def _opened(data: bytes, label: str) -> _Opened:
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format
                 if fmt not in _FORMATS:
-                    raise BadInput(f"{label} is a {fmt} image; only {_KINDS} images can be posted.")
+                    raise BadInput(f"{label} is a {fmt} image; only {_KINDS} images can be posted")
                 _check_pixels(probe.size, label)
                 probe.verify()
             image = Image.open(io.BytesIO(data))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadInput(
-            f"{label} declares more than {MAX_PIXELS:,} pixels, too many to open safely."
+            f"{label} declares more than {MAX_PIXELS:,} pixels, too many to open safely"
         ) from None
     except UnidentifiedImageError:
-        raise BadInput(f"{label} is not an image ({_KINDS}).") from None
+        raise BadInput(f"{label} is not an image ({_KINDS})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
-        raise BadInput(f"{label} is damaged or cut short ({error}).") from None
+        raise BadInput(f"{label} is damaged or cut short ({error})") from None
     return _Opened(image)
 
 
@@ -264,7 +264,7 @@ def _check_pixels(size: tuple[int, int], label: str) -> None:
     if size[0] * size[1] > MAX_PIXELS:
         raise BadInput(
             f"{label} declares {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS:,} "
-            "that can be opened safely."
+            "that can be opened safely"
         )
 
 
@@ -274,13 +274,13 @@ def _alt_text(alt: str | None, name: str) -> str:
     text = alt.strip()
     if not text:
         raise BadInput(
-            f"The description of {name} is empty: give --alt, or --no-alt to publish it "
-            "without a description."
+            f"the description of {name} is empty: give --alt, or --no-alt to publish it "
+            "without a description"
         )
     if len(text) > MAX_ALT_CHARS:
         raise BadInput(
-            f"The description of {name} is {len(text):,} characters; X takes at most "
-            f"{MAX_ALT_CHARS:,}."
+            f"the description of {name} is {len(text):,} characters; X takes at most "
+            f"{MAX_ALT_CHARS:,}"
         )
     return text
 
