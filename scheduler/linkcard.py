@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,16 +100,21 @@ def fetch_card(
     max_redirects: int = 5,
     resolve: Resolve = system_resolve,
     is_public: Callable[[Address], bool] = is_public_address,
+    trust: ssl.SSLContext | None = None,
 ) -> tuple[LinkCard | None, list[str]]:
     """The card for `url` and what to tell the user about it.
 
     The card's uri is `url` as given, the link that is in the post: not the page's og:url or
     canonical link, which may name another page (or another site). A page with a
     description or a picture but no title gets its host as the title; a page with none of
-    the three gets no card. `resolve` and `is_public` are seams for tests.
+    the three gets no card. `trust`: the certificates https is verified with (None: the
+    system's). `resolve` and `is_public` are seams for tests.
     """
     fetch = _Fetcher(allow_private, timeout, max_redirects, resolve, is_public)
-    with httpx.Client(trust_env=False, follow_redirects=False, headers=_HEADERS) as client:
+    verify: ssl.SSLContext | bool = True if trust is None else trust
+    with httpx.Client(
+        trust_env=False, follow_redirects=False, headers=_HEADERS, verify=verify
+    ) as client:
         try:
             page = fetch.get(client, url, max_page_bytes, "the page")
         except _NoCard as reason:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import ipaddress
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -465,3 +467,69 @@ def test_an_unknown_host_is_named(media: MediaDir) -> None:
 )
 def test_which_addresses_are_public(address: str, expected: bool) -> None:
     assert is_public_address(ipaddress.ip_address(address)) is expected
+
+
+def test_https_is_verified_against_the_name_not_the_address(
+    tmp_path: Path, media: MediaDir
+) -> None:
+    """The request goes to the checked IP, yet TLS sends the name (SNI) and the certificate
+    must be the name's: a certificate for news.test serves news.test and nothing else."""
+    certificate = self_signed(tmp_path, "news.test")
+    server = ThreadingHTTPServer(("127.0.0.2", 0), _handler(site := Site("127.0.0.2")))
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(*certificate)
+    server.socket = serving.wrap_socket(server.socket, server_side=True)
+    site.port = server.server_address[1]
+    site.routes["/"] = Reply(body=page("<title>Over TLS</title>"))
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        trust = ssl.create_default_context(cafile=certificate[0])
+        names = resolver({"news.test": ["127.0.0.2"], "other.test": ["127.0.0.2"]})
+
+        def fetch(url: str) -> tuple[LinkCard | None, list[str]]:
+            return fetch_card(
+                url, media, allow_private=False, resolve=names, is_public=only_public, trust=trust
+            )
+
+        good, bad = f"https://news.test:{site.port}/", f"https://other.test:{site.port}/"
+        assert fetch(good) == (LinkCard(good, "Over TLS", ""), [])
+        card, warnings = fetch(bad)
+        assert card is None and "certificate is not valid for 'other.test'" in warnings[0]
+        assert site.seen == [("/", f"news.test:{site.port}")]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def self_signed(folder: Path, name: str) -> tuple[str, str]:
+    """A certificate for `name` and its key, as PEM files: (certificate, key)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
