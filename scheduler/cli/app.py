@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import typer
 
@@ -96,6 +99,20 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise Interrupted
 
 
+def _unraisable(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A Ctrl-C that lands while Python runs a finaliser (a weakref callback, a __del__)
+    is swallowed there as "unraisable"; deliver it again to the main thread, where it
+    interrupts the command as any other."""
+
+    def handle(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, Interrupted):
+            _thread.interrupt_main(signal.SIGINT)
+            return
+        hook(unraisable)
+
+    return handle
+
+
 INTERRUPTED = (
     "campaign: interrupted; nothing was changed in the database "
     "(every change is written whole or not at all)\n"
@@ -107,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("CAMPAIGN_DEBUG") == "1"
     # `run` installs its own handlers: the daemon finishes what is in flight first.
     previous = signal.signal(signal.SIGINT, _interrupt)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(previous_hook)
     try:
         code = command.main(args=argv, prog_name="campaign", standalone_mode=False)
     except (Interrupted, typer.Abort, KeyboardInterrupt):
@@ -133,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
             code = known
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
     sys.exit(code if isinstance(code, int) else 0)
 
 
