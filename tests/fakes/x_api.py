@@ -24,6 +24,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -121,6 +122,7 @@ class FakeX:
         name: str = "Campaign Test",
         timeline_forbidden: bool = False,
         daily_post_limit: int = 100,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_key = api_key
         self.access_token = access_token
@@ -130,6 +132,9 @@ class FakeX:
         # Like the Free access tier: may post and call /users/me, may not read timelines.
         self.timeline_forbidden = timeline_forbidden
         self.daily_post_limit = daily_post_limit
+        # Epoch seconds for everything the fake dates (tweets, rate windows, media expiry);
+        # a test may move it forward. Injected delays still sleep in real time.
+        self._clock = clock
 
         self._lock = threading.RLock()  # re-entered by helpers that also lock
         self._tweets: list[StoredTweet] = []
@@ -195,7 +200,7 @@ class FakeX:
 
     def add_existing(self, text: str, in_reply_to: str | None = None) -> StoredTweet:
         """Store a post as if published earlier by other means (no request, no limits)."""
-        now = time.time()
+        now = self._clock()
         with self._lock:
             tweet = self._store(text, in_reply_to, now)
         return tweet
@@ -326,7 +331,7 @@ class FakeX:
             return _problem(400, "Bad Request", TOO_LONG_DETAIL)
         reply = payload.get("reply") or {}
         in_reply_to = reply.get("in_reply_to_tweet_id")
-        now = time.time()
+        now = self._clock()
         with self._lock:
             if any(t.text == text for t in self._tweets):
                 return _problem(403, "Forbidden", DUPLICATE_DETAIL)
@@ -383,14 +388,14 @@ class FakeX:
         return reset, used
 
     def _window_exhausted(self, endpoint: str) -> _Answer | None:
-        reset, used = self._window(endpoint, time.time())
+        reset, used = self._window(endpoint, self._clock())
         if used < WINDOW_LIMITS[endpoint]:
             return None
         return self._too_many(endpoint, reset, remaining=0)
 
     def _with_limits(self, endpoint: str, answer: _Answer) -> _Answer:
         with self._lock:
-            reset, used = self._window(endpoint, time.time())
+            reset, used = self._window(endpoint, self._clock())
             used = min(used + 1, WINDOW_LIMITS[endpoint])
             self._windows[endpoint] = (reset, used)
         answer.headers.setdefault("x-rate-limit-limit", str(WINDOW_LIMITS[endpoint]))
@@ -399,7 +404,7 @@ class FakeX:
         return answer
 
     def _rate_limited(self, endpoint: str, fault: _Fault) -> _Answer:
-        now = time.time()
+        now = self._clock()
         if fault.daily_reset_in is None:
             return self._too_many(endpoint, int(now + fault.seconds), remaining=0)
         # The 24-hour cap: the 15-minute window still has room, the daily headers do not.
