@@ -10,11 +10,25 @@ import base64
 import hashlib
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import tweepy
+from atproto import Client, Request, models
+from atproto_client import exceptions as xrpc
+from fakes.pds import (
+    BLOB_UPLOAD_LIMIT,
+    EXTERNAL_EMBED,
+    IMAGE_MAX_SIZE,
+    IMAGES_EMBED,
+    SELF_LABELS,
+    UPLOAD_BLOB,
+    FakePDS,
+    blob_cid,
+)
 from fakes.x_api import (
     INVALID_MEDIA_IDS,
     MAX_IMAGE_BYTES,
@@ -28,6 +42,9 @@ from fakes.x_api import (
     FakeX,
 )
 from PIL import Image
+
+# atproto 0.0.73 hands uploadBlob's bytes to httpx as data=, which httpx 0.28 deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
 # -- images ---------------------------------------------------------------------------
 
@@ -404,3 +421,307 @@ def test_delayed_finalize_is_stored_but_answered_too_late(x: FakeX) -> None:
 
     assert len(x.media) == 1
     client.session.close()
+
+
+# -- Bluesky PDS ------------------------------------------------------------------------
+
+RKEY = "3lbq2gd5hm22a"
+CREATED = "2027-03-01T12:00:00.000Z"
+
+
+@pytest.fixture
+def pds() -> Iterator[FakePDS]:
+    with FakePDS() as fake:
+        yield fake
+
+
+def bsky(pds: FakePDS, timeout: float = 2.0) -> Client:
+    client = Client(pds.base_url, request=Request(timeout=timeout))
+    client.login(pds.handle, pds.password, fetch_bsky_profile=False)
+    return client
+
+
+@pytest.fixture
+def bluesky(pds: FakePDS) -> Client:
+    return bsky(pds)
+
+
+def as_ref(blob: Any) -> dict[str, Any]:
+    """The SDK's BlobRef as a record carries it."""
+    return {
+        "$type": "blob",
+        "ref": {"$link": blob.ref.link},
+        "mimeType": blob.mime_type,
+        "size": blob.size,
+    }
+
+
+def uploaded(client: Client, data: bytes) -> dict[str, Any]:
+    return as_ref(client.upload_blob(data).blob)
+
+
+def padded_png(size: int) -> bytes:
+    """A PNG of exactly `size` bytes (trailing bytes after IEND still read as PNG)."""
+    data = image_bytes()
+    return data + b"\0" * (size - len(data))
+
+
+def images_embed(*refs: dict[str, Any], alt: str = "") -> dict[str, Any]:
+    return {"$type": IMAGES_EMBED, "images": [{"image": ref, "alt": alt} for ref in refs]}
+
+
+def post_with(**fields: Any) -> dict[str, Any]:
+    return {"$type": "app.bsky.feed.post", "text": "look", "createdAt": CREATED, **fields}
+
+
+def create(pds: FakePDS, client: Client, record: dict[str, Any] | Any) -> Any:
+    return client.com.atproto.repo.create_record(
+        {"repo": pds.did, "collection": "app.bsky.feed.post", "rkey": RKEY, "record": record}
+    )
+
+
+def refused(pds: FakePDS, client: Client, record: dict[str, Any]) -> str:
+    """createRecord's 400, as "Error: message"; asserts nothing was stored."""
+    with pytest.raises(xrpc.BadRequestError) as raised:
+        create(pds, client, record)
+    assert pds.records == {}
+    assert raised.value.response is not None
+    content = raised.value.response.content
+    return f"{content.error}: {content.message}"
+
+
+def test_upload_blob_answers_a_raw_cid_and_keeps_the_bytes(pds: FakePDS, bluesky: Client) -> None:
+    data = image_bytes(5, 4)
+
+    blob = bluesky.upload_blob(data).blob
+
+    assert blob.ref.link == blob_cid(data) and blob.ref.link.startswith("bafkrei")
+    # The SDK sends Content-Type */*: the PDS names the type from the bytes.
+    assert (blob.mime_type, blob.size) == ("image/png", len(data))
+    stored = pds.blobs[blob.ref.link]
+    assert (stored.data, stored.mime_type, stored.size) == (data, "image/png", len(data))
+
+
+def test_upload_blob_of_unknown_bytes_keeps_the_declared_type(
+    pds: FakePDS, bluesky: Client
+) -> None:
+    blob = bluesky.upload_blob(b"plain words").blob
+
+    assert blob.mime_type == "*/*"  # the SDK's Content-Type, as the PDS falls back to it
+    assert pds.blobs[blob.ref.link].data == b"plain words"
+
+
+def test_upload_blob_needs_a_session(pds: FakePDS) -> None:
+    with pytest.raises(xrpc.UnauthorizedError):
+        Client(pds.base_url).com.atproto.repo.upload_blob(image_bytes())
+
+    assert pds.blobs == {}
+
+
+def test_blob_over_5_mib_is_413_which_the_sdk_raises_as_a_network_error(
+    pds: FakePDS, bluesky: Client
+) -> None:
+    """atproto 0.0.73 files 413 with 409 and 502 as NetworkError (retry-worthy): an adapter
+    must look at the status, or it retries an oversized image for ever."""
+    bluesky.upload_blob(padded_png(BLOB_UPLOAD_LIMIT))
+
+    with pytest.raises(xrpc.NetworkError) as raised:
+        bluesky.upload_blob(padded_png(BLOB_UPLOAD_LIMIT + 1))
+
+    assert raised.value.response is not None
+    assert raised.value.response.status_code == 413
+    assert str(raised.value) == "413 PayloadTooLarge: request entity too large"
+    assert [b.size for b in pds.blobs.values()] == [BLOB_UPLOAD_LIMIT]
+
+
+def test_a_post_with_images_langs_and_labels_is_stored(pds: FakePDS, bluesky: Client) -> None:
+    first, second = image_bytes(4, 3, shade=1), image_bytes(4, 3, shade=2)
+    blobs = [bluesky.upload_blob(data).blob for data in (first, second)]
+    record = models.AppBskyFeedPost.Record(
+        text="two pictures",
+        created_at=CREATED,
+        embed=models.AppBskyEmbedImages.Main(
+            images=[
+                models.AppBskyEmbedImages.Image(
+                    alt=alt,
+                    image=blob,
+                    aspect_ratio=models.AppBskyEmbedDefs.AspectRatio(width=4, height=3),
+                )
+                for alt, blob in zip(("A red square", ""), blobs, strict=True)
+            ]
+        ),
+        langs=["en", "pt-BR"],
+        labels=models.ComAtprotoLabelDefs.SelfLabels(
+            values=[models.ComAtprotoLabelDefs.SelfLabel(val="graphic-media")]
+        ),
+    )
+
+    create(pds, bluesky, record)
+
+    value = pds.records[RKEY].value
+    images = value["embed"]["images"]
+    assert [(pds.blobs[i["image"]["ref"]["$link"]].data, i["alt"]) for i in images] == [
+        (first, "A red square"),
+        (second, ""),
+    ]
+    assert value["langs"] == ["en", "pt-BR"]
+    assert value["labels"]["values"] == [
+        {"$type": "com.atproto.label.defs#selfLabel", "val": "graphic-media"}
+    ]
+
+
+def test_a_link_card_with_a_thumb_is_stored(pds: FakePDS, bluesky: Client) -> None:
+    thumb = bluesky.upload_blob(image_bytes(kind="JPEG")).blob
+    card = models.AppBskyEmbedExternal.Main(
+        external=models.AppBskyEmbedExternal.External(
+            uri="https://example.com/a", title="A", description="", thumb=thumb
+        )
+    )
+
+    create(pds, bluesky, models.AppBskyFeedPost.Record(text="read", created_at=CREATED, embed=card))
+
+    external = pds.records[RKEY].value["embed"]["external"]
+    assert pds.blobs[external["thumb"]["ref"]["$link"]].mime_type == "image/jpeg"
+
+
+def test_images_may_be_2_mb_but_a_card_thumb_only_1_mb(pds: FakePDS, bluesky: Client) -> None:
+    big = uploaded(bluesky, padded_png(IMAGE_MAX_SIZE))
+    card = {"uri": "https://example.com", "title": "t", "description": "d", "thumb": big}
+
+    message = refused(pds, bluesky, post_with(embed={"$type": EXTERNAL_EMBED, "external": card}))
+    create(pds, bluesky, post_with(embed=images_embed(big)))
+
+    assert message.startswith("InvalidRequest: Invalid app.bsky.feed.post record: ")
+    assert "Record/embed/external/thumb is too big" in message
+    assert list(pds.records) == [RKEY]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda ref: {"embed": images_embed(*[ref] * 5)}, "images must not have more than 4"),
+        (
+            lambda ref: {"embed": {"$type": IMAGES_EMBED, "images": [{"image": ref}]}},
+            'Record/embed/images/0 must have the property "alt"',
+        ),
+        (
+            lambda ref: {
+                "embed": {
+                    "$type": IMAGES_EMBED,
+                    "images": [{"image": ref, "alt": "", "aspectRatio": {"width": 0, "height": 1}}],
+                }
+            },
+            "Record/embed/images/0/aspectRatio/width can not be less than 1",
+        ),
+        (
+            lambda ref: {"embed": images_embed({**ref, "$type": "image"})},
+            "Record/embed/images/0/image should be a blob ref",
+        ),
+        (
+            lambda ref: {
+                "embed": {"$type": EXTERNAL_EMBED, "external": {"uri": "https://e.com"}},
+            },
+            'Record/embed/external must have the property "title"',
+        ),
+        (lambda ref: {"langs": ["en", "de", "fr", "pt"]}, "langs must not have more than 3"),
+        (lambda ref: {"langs": ["not a tag"]}, "Record/langs/0 must be a well-formed"),
+        (
+            lambda ref: {
+                "labels": {"$type": SELF_LABELS, "values": [{"val": f"l{i}"} for i in range(11)]}
+            },
+            "Record/labels/values must not have more than 10 elements",
+        ),
+        (
+            lambda ref: {"labels": {"values": [{"val": "graphic-media"}]}},
+            "Record/labels must be an object which includes the $type",
+        ),
+    ],
+    ids=[
+        "five-images",
+        "no-alt",
+        "flat-aspect-ratio",
+        "not-a-blob",
+        "card-without-title",
+        "four-langs",
+        "bad-lang",
+        "eleven-labels",
+        "labels-without-type",
+    ],
+)
+def test_records_the_lexicons_refuse(
+    pds: FakePDS, bluesky: Client, change: Any, expected: str
+) -> None:
+    ref = uploaded(bluesky, image_bytes())
+
+    message = refused(pds, bluesky, post_with(**change(ref)))
+
+    assert message.startswith("InvalidRequest: Invalid app.bsky.feed.post record: ")
+    assert expected in message
+
+
+def test_an_image_embed_takes_only_image_blobs(pds: FakePDS, bluesky: Client) -> None:
+    words = uploaded(bluesky, b"plain words")
+
+    message = refused(pds, bluesky, post_with(embed=images_embed(words)))
+
+    assert "Record/embed/images/0/image mimeType must be one of image/*" in message
+
+
+def test_each_referenced_blob_must_match_an_upload(pds: FakePDS, bluesky: Client) -> None:
+    ref = uploaded(bluesky, image_bytes())
+    unknown = {**ref, "ref": {"$link": blob_cid(b"never uploaded")}}
+
+    assert refused(pds, bluesky, post_with(embed=images_embed(unknown))) == (
+        f"BlobNotFound: Could not find blob: {blob_cid(b'never uploaded')}"
+    )
+    assert refused(
+        pds, bluesky, post_with(embed=images_embed({**ref, "mimeType": "image/gif"}))
+    ) == (
+        "InvalidMimeType: Referenced Mimetype does not match stored blob. "
+        "Expected: image/png, Got: image/gif"
+    )
+    assert refused(pds, bluesky, post_with(embed=images_embed({**ref, "size": 1}))) == (
+        f"InvalidSize: Referenced Size does not match stored blob. Expected: {ref['size']}, Got: 1"
+    )
+
+
+def test_upload_blob_5xx_stores_nothing(pds: FakePDS, bluesky: Client) -> None:
+    pds.fail_next(status=503, endpoint=UPLOAD_BLOB)
+
+    with pytest.raises(xrpc.RequestException) as raised:
+        bluesky.upload_blob(image_bytes())
+
+    assert str(raised.value) == "503 NotEnoughResources: Not Enough Resources"
+    assert pds.blobs == {}
+    bluesky.upload_blob(image_bytes())
+    assert len(pds.blobs) == 1 and pds.requests[UPLOAD_BLOB] == 2
+
+
+def test_upload_blob_429_carries_ratelimit_reset(pds: FakePDS, bluesky: Client) -> None:
+    pds.rate_limit_next(reset_in=120, endpoint=UPLOAD_BLOB)
+
+    with pytest.raises(xrpc.RateLimitExceededError) as raised:
+        bluesky.upload_blob(image_bytes())
+
+    assert pds.last_reset_at is not None
+    assert raised.value.reset_at == datetime.fromtimestamp(pds.last_reset_at, UTC)
+    assert pds.blobs == {}
+
+
+def test_upload_blob_dropped_after_store_keeps_the_blob(pds: FakePDS, bluesky: Client) -> None:
+    pds.drop_after_store_next(endpoint=UPLOAD_BLOB)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        bluesky.upload_blob(image_bytes())
+
+    assert [b.data for b in pds.blobs.values()] == [image_bytes()]
+
+
+def test_upload_blob_delayed_after_store_times_out(pds: FakePDS) -> None:
+    client = bsky(pds, timeout=0.3)
+    pds.delay_next(1.0, endpoint=UPLOAD_BLOB)
+
+    with pytest.raises(xrpc.InvokeTimeoutError):
+        client.upload_blob(image_bytes())
+
+    assert len(pds.blobs) == 1
