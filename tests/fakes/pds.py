@@ -7,6 +7,12 @@ duplicate rkey is a 500, as on the real PDS: bluesky-social/atproto#3718), getRe
 RecordNotFound, and app.bsky.* answered with "No service configured" like a PDS without an
 AppView. Faults are injected per endpoint and consume one request each.
 
+Blobs: uploadBlob keeps the raw bytes under a real raw-codec CID (bafkrei...), refuses bodies
+over the PDS's default 5 MiB blobUploadLimit with 413 PayloadTooLarge, and takes the mime type
+from the bytes (Pillow) before the Content-Type, as the PDS sniffs it. createRecord checks a
+post's embeds, langs and labels against the lexicons, then every blob it references against
+what was uploaded (BlobNotFound / InvalidMimeType / InvalidSize, as the PDS's blob transactor).
+
     with FakePDS(handle="campaign.test", password="app-pass-1234") as pds:
         client = atproto.Client(pds.base_url)
 """
@@ -16,11 +22,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import secrets
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -28,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import regex
+from PIL import Image, UnidentifiedImageError
 
 CREATE_RECORD = "com.atproto.repo.createRecord"
 GET_RECORD = "com.atproto.repo.getRecord"
@@ -35,6 +44,7 @@ CREATE_SESSION = "com.atproto.server.createSession"
 REFRESH_SESSION = "com.atproto.server.refreshSession"
 GET_SESSION = "com.atproto.server.getSession"
 GET_PROFILE = "app.bsky.actor.getProfile"
+UPLOAD_BLOB = "com.atproto.repo.uploadBlob"
 POST_COLLECTION = "app.bsky.feed.post"
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -43,6 +53,22 @@ _SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
 _RKEY_RE = regex.compile(r"^[a-zA-Z0-9_~.:-]{1,512}$")
 _MAX_GRAPHEMES = 300
 _MAX_TEXT_LEN = 3000
+# packages/pds/src/config/config.ts: blobUploadLimit defaults to 5 * 1024 * 1024.
+BLOB_UPLOAD_LIMIT = 5 * 1024 * 1024
+# lexicons/app/bsky/embed/images.json: maxSize 2000000 since bluesky-social/atproto#4823
+# (commit d8801e2a17, 2026-04-08, "Increase max image upload size to 2mb from 1mb").
+IMAGE_MAX_SIZE = 2_000_000
+# lexicons/app/bsky/embed/external.json: the card thumb kept maxSize 1000000.
+THUMB_MAX_SIZE = 1_000_000
+_MAX_IMAGES = 4  # images.json: maxLength 4 (and no minLength)
+_MAX_LANGS = 3  # feed/post.json: langs maxLength 3
+_MAX_SELF_LABELS = 10  # label/defs.json: selfLabels.values maxLength 10
+_MAX_LABEL_VAL = 128  # label/defs.json: selfLabel.val maxLength 128
+SELF_LABELS = "com.atproto.label.defs#selfLabels"
+IMAGES_EMBED = "app.bsky.embed.images"
+EXTERNAL_EMBED = "app.bsky.embed.external"
+# BCP 47 in the shape @atproto/syntax's isValidLanguage takes: a primary subtag, then more.
+_LANGUAGE_RE = regex.compile(r"^(i|[a-z]{2,3})(-[a-zA-Z0-9]+)*$")
 
 
 def fake_cid(data: Any) -> str:
@@ -51,7 +77,16 @@ def fake_cid(data: Any) -> str:
     The digest is over canonical JSON, not DAG-CBOR, so it is stable and unique per
     content but not the CID a real PDS would compute."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
-    raw = bytes([0x01, 0x71, 0x12, 0x20]) + digest.digest()
+    return _cid_string(0x71, digest.digest())
+
+
+def blob_cid(data: bytes) -> str:
+    """The CID a PDS gives a blob: CIDv1, raw codec, sha2-256 ('bafkrei...')."""
+    return _cid_string(0x55, hashlib.sha256(data).digest())
+
+
+def _cid_string(codec: int, digest: bytes) -> str:
+    raw = bytes([0x01, codec, 0x12, 0x20]) + digest
     bits = int.from_bytes(raw, "big")
     nbits = len(raw) * 8
     pad = (5 - nbits % 5) % 5
@@ -79,6 +114,23 @@ class StoredRecord:
     cid: str
     value: dict[str, Any]
     collection: str = POST_COLLECTION
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    cid: str
+    mime_type: str  # as the PDS recorded it: sniffed from the bytes, else the Content-Type
+    size: int
+    data: bytes = field(repr=False)
+
+    def ref(self) -> dict[str, Any]:
+        """The blob as a record references it (and uploadBlob answers it)."""
+        return {
+            "$type": "blob",
+            "ref": {"$link": self.cid},
+            "mimeType": self.mime_type,
+            "size": self.size,
+        }
 
 
 @dataclass
@@ -126,6 +178,7 @@ class FakePDS:
     tokens_issued: list[str] = field(default_factory=list)  # every JWT, for secret checks
 
     _repo: dict[tuple[str, str], StoredRecord] = field(default_factory=dict)
+    _blobs: dict[str, StoredBlob] = field(default_factory=dict)
     _faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     _secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _live_refresh: set[str] = field(default_factory=set)  # jti of usable refresh tokens
@@ -187,6 +240,17 @@ class FakePDS:
         """Posts by rkey, in creation order."""
         with self._lock:
             return {rkey: r for (coll, rkey), r in self._repo.items() if coll == POST_COLLECTION}
+
+    @property
+    def blobs(self) -> dict[str, StoredBlob]:
+        """Uploaded blobs by CID, in upload order."""
+        with self._lock:
+            return dict(self._blobs)
+
+    def put_blob(self, data: bytes, mime_type: str | None = None) -> StoredBlob:
+        """Keep a blob as if uploaded earlier (no request, no limits)."""
+        with self._lock:
+            return self._keep_blob(data, mime_type)
 
     def put_record(
         self, rkey: str, value: dict[str, Any], collection: str = POST_COLLECTION
@@ -369,6 +433,10 @@ class FakePDS:
             )
         if collection == POST_COLLECTION and body.get("validate") is not False:
             _validate_post(record)
+        # The PDS validates first, then checks each referenced blob against its store
+        # (whatever the collection, validated or not).
+        for blob in _blob_refs(record):
+            self._check_blob(blob)
         if rkey is None:
             rkey = _rev()
         if (collection, rkey) in self._repo:
@@ -381,6 +449,39 @@ class FakePDS:
             "commit": {"cid": fake_cid({"commit": stored.cid, "rkey": rkey}), "rev": _rev()},
             "validationStatus": "valid",
         }
+
+    def _upload_blob(self, data: bytes, encoding: str | None) -> dict[str, Any]:
+        if len(data) > BLOB_UPLOAD_LIMIT:
+            # @atproto/xrpc-server refuses the body by its length before any handler runs.
+            raise XrpcError(413, "PayloadTooLarge", "request entity too large")
+        return {"blob": self._keep_blob(data, encoding).ref()}
+
+    def _keep_blob(self, data: bytes, encoding: str | None) -> StoredBlob:
+        mime = _sniff_mime(data) or encoding or "application/octet-stream"
+        blob = StoredBlob(blob_cid(data), mime, len(data), data)
+        self._blobs.setdefault(blob.cid, blob)
+        return self._blobs[blob.cid]
+
+    def _check_blob(self, ref: dict[str, Any]) -> None:
+        """packages/pds/src/actor-store/blob/transactor.ts verifyBlobAndMakePermanent."""
+        cid = ref["ref"]["$link"]
+        found = self._blobs.get(cid)
+        if found is None:
+            raise XrpcError(400, "BlobNotFound", f"Could not find blob: {cid}")
+        if ref["mimeType"] != found.mime_type:
+            raise XrpcError(
+                400,
+                "InvalidMimeType",
+                "Referenced Mimetype does not match stored blob. "
+                f"Expected: {found.mime_type}, Got: {ref['mimeType']}",
+            )
+        if ref["size"] != found.size:
+            raise XrpcError(
+                400,
+                "InvalidSize",
+                "Referenced Size does not match stored blob. "
+                f"Expected: {found.size}, Got: {ref['size']}",
+            )
 
     def _store(self, collection: str, rkey: str, value: dict[str, Any]) -> StoredRecord:
         value = {"$type": collection, **value}
@@ -413,10 +514,20 @@ class FakePDS:
         return {"did": self.did, "handle": self.handle, "displayName": "Campaign"}
 
     def handle_xrpc(
-        self, method: str, nsid: str, query: dict[str, str], body: Any, auth: str | None
+        self,
+        method: str,
+        nsid: str,
+        query: dict[str, str],
+        body: Any,
+        auth: str | None,
+        encoding: str | None = None,
     ) -> dict[str, Any]:
-        """Answer one XRPC call (already past fault injection); raises XrpcError."""
+        """Answer one XRPC call (already past fault injection); raises XrpcError.
+        `body` is decoded JSON, except for uploadBlob: the raw bytes, of type `encoding`."""
         with self._lock:
+            if nsid == UPLOAD_BLOB and method == "POST":
+                self._verify(auth, "com.atproto.access")
+                return self._upload_blob(body if isinstance(body, bytes) else b"", encoding)
             if nsid == CREATE_SESSION and method == "POST":
                 return self._create_session(body if isinstance(body, dict) else {})
             if nsid == REFRESH_SESSION and method == "POST":
@@ -476,6 +587,130 @@ def _validate_post(record: dict[str, Any]) -> None:
             ref = reply.get(part) if isinstance(reply, dict) else None
             if not isinstance(ref, dict) or "uri" not in ref or "cid" not in ref:
                 raise invalid(f'Record/reply must have the property "{part}"')
+    embed = record.get("embed")
+    if embed is not None:
+        _validate_embed(embed, invalid)
+    langs = record.get("langs")
+    if langs is not None:
+        if not isinstance(langs, list):
+            raise invalid("Record/langs must be an array")
+        if len(langs) > _MAX_LANGS:
+            raise invalid(f"Record/langs must not have more than {_MAX_LANGS} elements")
+        for i, lang in enumerate(langs):
+            if not isinstance(lang, str) or not _LANGUAGE_RE.match(lang):
+                raise invalid(f"Record/langs/{i} must be a well-formed BCP 47 language tag")
+    labels = record.get("labels")
+    if labels is not None:
+        _validate_self_labels(labels, invalid)
+
+
+_Invalid = Callable[[str], XrpcError]
+
+
+def _validate_embed(embed: Any, invalid: _Invalid) -> None:
+    """app.bsky.embed.images and app.bsky.embed.external; other members of the open union
+    (record, video, recordWithMedia, ...) pass unchecked."""
+    if not isinstance(embed, dict) or not isinstance(embed.get("$type"), str):
+        raise invalid('Record/embed must be an object which includes the "$type" property')
+    if embed["$type"] == IMAGES_EMBED:
+        images = embed.get("images")
+        if not isinstance(images, list):
+            raise invalid('Record/embed must have the property "images"')
+        if len(images) > _MAX_IMAGES:
+            raise invalid(f"Record/embed/images must not have more than {_MAX_IMAGES} elements")
+        for i, image in enumerate(images):
+            path = f"Record/embed/images/{i}"
+            if not isinstance(image, dict):
+                raise invalid(f"{path} must be an object")
+            for prop in ("image", "alt"):
+                if prop not in image:
+                    raise invalid(f'{path} must have the property "{prop}"')
+            if not isinstance(image["alt"], str):
+                raise invalid(f"{path}/alt must be a string")
+            _validate_image_blob(image["image"], f"{path}/image", IMAGE_MAX_SIZE, invalid)
+            ratio = image.get("aspectRatio")
+            if ratio is not None:
+                _validate_aspect_ratio(ratio, f"{path}/aspectRatio", invalid)
+    elif embed["$type"] == EXTERNAL_EMBED:
+        external = embed.get("external")
+        if not isinstance(external, dict):
+            raise invalid('Record/embed must have the property "external"')
+        for prop in ("uri", "title", "description"):
+            if not isinstance(external.get(prop), str):
+                raise invalid(f'Record/embed/external must have the property "{prop}"')
+        if "thumb" in external:
+            _validate_image_blob(
+                external["thumb"], "Record/embed/external/thumb", THUMB_MAX_SIZE, invalid
+            )
+
+
+def _validate_image_blob(blob: Any, path: str, max_size: int, invalid: _Invalid) -> None:
+    if not _is_blob_ref(blob):
+        raise invalid(f"{path} should be a blob ref")
+    if not blob["mimeType"].startswith("image/"):
+        raise invalid(f"{path} mimeType must be one of image/*, got {blob['mimeType']}")
+    if blob["size"] > max_size:
+        raise invalid(f"{path} is too big: {blob['size']} bytes, maximum {max_size}")
+
+
+def _validate_aspect_ratio(ratio: Any, path: str, invalid: _Invalid) -> None:
+    if not isinstance(ratio, dict):
+        raise invalid(f"{path} must be an object")
+    for side in ("width", "height"):
+        value = ratio.get(side)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise invalid(f'{path} must have the property "{side}"')
+        if value < 1:
+            raise invalid(f"{path}/{side} can not be less than 1")
+
+
+def _validate_self_labels(labels: Any, invalid: _Invalid) -> None:
+    if not isinstance(labels, dict) or labels.get("$type") != SELF_LABELS:
+        raise invalid(f"Record/labels must be an object which includes the $type {SELF_LABELS}")
+    values = labels.get("values")
+    if not isinstance(values, list):
+        raise invalid('Record/labels must have the property "values"')
+    if len(values) > _MAX_SELF_LABELS:
+        raise invalid(f"Record/labels/values must not have more than {_MAX_SELF_LABELS} elements")
+    for i, label in enumerate(values):
+        val = label.get("val") if isinstance(label, dict) else None
+        if not isinstance(val, str):
+            raise invalid(f'Record/labels/values/{i} must have the property "val"')
+        if len(val.encode()) > _MAX_LABEL_VAL:
+            raise invalid(
+                f"Record/labels/values/{i}/val must not be longer than {_MAX_LABEL_VAL} characters"
+            )
+
+
+def _is_blob_ref(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("$type") == "blob"
+        and isinstance(value.get("ref"), dict)
+        and isinstance(value["ref"].get("$link"), str)
+        and isinstance(value.get("mimeType"), str)
+        and isinstance(value.get("size"), int)
+    )
+
+
+def _blob_refs(value: Any) -> list[dict[str, Any]]:
+    """Every blob ref anywhere in a record, as the PDS enumerates them."""
+    if _is_blob_ref(value):
+        return [value]
+    if isinstance(value, dict):
+        return [ref for item in value.values() for ref in _blob_refs(item)]
+    if isinstance(value, list):
+        return [ref for item in value for ref in _blob_refs(item)]
+    return []
+
+
+def _sniff_mime(data: bytes) -> str | None:
+    """The image type in the bytes, as the PDS's file-type sniffing finds it; None if none."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return Image.MIME.get(image.format or "")
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -524,13 +759,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, limited, headers)
             return
 
+        body: Any = raw
+        if nsid != UPLOAD_BLOB:
+            try:
+                body = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                self._send(400, {"error": "InvalidRequest", "message": "Invalid JSON body"})
+                return
         try:
-            body: Any = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            self._send(400, {"error": "InvalidRequest", "message": "Invalid JSON body"})
-            return
-        try:
-            result = fake.handle_xrpc(method, nsid, query, body, self.headers.get("Authorization"))
+            result = fake.handle_xrpc(
+                method,
+                nsid,
+                query,
+                body,
+                self.headers.get("Authorization"),
+                self.headers.get("Content-Type"),
+            )
             status, payload, headers = 200, result, fake.rate_headers()
         except XrpcError as exc:
             status = exc.status
