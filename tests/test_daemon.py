@@ -137,7 +137,9 @@ def test_run_until_done_publishes_each_post_on_time(
 def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
     cli: Cli, db: dict[str, str], env: dict[str, str], article: Path, fakes: Any
 ) -> None:
-    queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "now", "--every", "1s")
+    # Spaced so that a daemon slow to start (a loaded machine) does not find them all
+    # overdue and publish them in one burst before the SIGTERM.
+    queued = queue(cli, db, article, "-p", "x", "-p", "bluesky", "--start", "+4s", "--every", "2s")
     daemon = subprocess.Popen(
         [*CAMPAIGN, "run", "--poll", "0.2"],
         env=env,
@@ -150,7 +152,7 @@ def test_sigterm_stops_cleanly_and_a_restart_publishes_the_rest_once(
         while not received(fakes) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert received(fakes), "the daemon published nothing"
-        time.sleep(1.0)
+        time.sleep(0.5)
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=30)
     finally:
