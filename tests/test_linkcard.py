@@ -7,6 +7,7 @@ the tests' resolver (which only works because the connection goes to the checked
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import random
@@ -14,12 +15,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakes.web import Reply, Site, handler, serving
 from PIL import Image
 
 from scheduler.linkcard import Address, fetch_card, is_public_address
@@ -29,82 +30,10 @@ from scheduler.model import LinkCard
 PUBLIC = ipaddress.ip_address("127.0.0.2")
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    type: str = "text/html; charset=utf-8"
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0  # before the headers
-    stream: int = 0  # bytes sent in 64 KiB pieces with no Content-Length, instead of body
-
-
-@dataclass
-class Site:
-    """A loopback HTTP server: routes in, the requests it saw out."""
-
-    host: str
-    routes: dict[str, Reply] = field(default_factory=dict)
-    seen: list[tuple[str, str]] = field(default_factory=list)  # (path, Host header)
-    streamed: dict[str, int] = field(default_factory=dict)  # path -> bytes sent, when done
-    port: int = 0
-
-    def url(self, path: str, name: str | None = None) -> str:
-        return f"http://{name or self.host}:{self.port}{path}"
-
-
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            site.seen.append((self.path, self.headers.get("Host", "")))
-            reply = site.routes.get(self.path, Reply(404, b"not here"))
-            time.sleep(reply.delay)
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.type)
-                for name, value in reply.headers:
-                    self.send_header(name, value)
-                if not reply.stream:
-                    self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                if reply.stream:
-                    self._stream(reply.stream)
-                else:
-                    self.wfile.write(reply.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def _stream(self, total: int) -> None:
-            piece, sent = b"<p>" + b"x" * (65_536 - 3), 0
-            try:
-                while sent < total:
-                    self.wfile.write(piece)
-                    sent += len(piece)
-            finally:
-                site.streamed[self.path] = sent
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[str], Site]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(host: str) -> Site:
-        site = Site(host)
-        server = ThreadingHTTPServer((host, 0), _handler(site))
-        site.port = server.server_address[1]
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-        return site
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as stack:
+        yield lambda host: stack.enter_context(serving(host))
 
 
 @pytest.fixture
@@ -475,7 +404,7 @@ def test_https_is_verified_against_the_name_not_the_address(
     """The request goes to the checked IP, yet TLS sends the name (SNI) and the certificate
     must be the name's: a certificate for news.test serves news.test and nothing else."""
     certificate = self_signed(tmp_path, "news.test")
-    server = ThreadingHTTPServer(("127.0.0.2", 0), _handler(site := Site("127.0.0.2")))
+    server = ThreadingHTTPServer(("127.0.0.2", 0), handler(site := Site("127.0.0.2")))
     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     serving.load_cert_chain(*certificate)
     server.socket = serving.wrap_socket(server.socket, server_side=True)
