@@ -35,13 +35,35 @@ class Profile:
     url_length: int | None = None
     # A cap on the UTF-8 bytes of the text (None: no cap).
     max_bytes: int | None = None
+    # What a post may carry: images and the bytes of each (alt text: scheduler.media).
+    max_images: int = 4
+    max_image_bytes: int = 1_000_000
+    # Whether the post carries a link card we build (False: the platform draws its own;
+    # the card's limits: scheduler.linkcard).
+    link_cards: bool = False
 
 
 PROFILES: dict[Platform, Profile] = {
     # developer.x.com "Counting characters": 280 weighted, every URL 23 (t.co), config v3.
-    Platform.X: Profile(limit=280, counting=Counting.WEIGHTED, url_length=23),
+    # docs.x.com media best practices: images up to 5 MB, 4 per post.
+    # X draws the card for a URL itself.
+    Platform.X: Profile(
+        limit=280,
+        counting=Counting.WEIGHTED,
+        url_length=23,
+        max_images=4,
+        max_image_bytes=5 * 1024 * 1024,
+    ),
     # app.bsky.feed.post lexicon: text maxGraphemes 300, maxLength 3000 (bytes).
-    Platform.BLUESKY: Profile(limit=300, counting=Counting.GRAPHEMES, max_bytes=3000),
+    # app.bsky.embed.images: 4 images, 2,000,000 bytes each.
+    Platform.BLUESKY: Profile(
+        limit=300,
+        counting=Counting.GRAPHEMES,
+        max_bytes=3000,
+        max_images=4,
+        max_image_bytes=2_000_000,
+        link_cards=True,
+    ),
 }
 
 

@@ -8,6 +8,7 @@ than estimated, and every final post is measured again.
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ class SplitOptions:
     tags_on: TagPlacement = "all"
     # How the platform counts; None: its usual profile (a Mastodon instance may differ).
     counted_as: Profile | None = None
+    # A link to a loopback or private address is accepted (CAMPAIGN_ALLOW_PRIVATE_LINKS:
+    # an intranet page, a test's server) although X would not make a link of it.
+    local_links: bool = False
 
     @property
     def profile(self) -> Profile:
@@ -143,8 +147,10 @@ def _pack(
         return bodies, texts, lengths, packing.warnings
 
 
-def check_link(link: str) -> None:
-    """Refuse a `--link` that would not be posted as one working link, in one sentence."""
+def check_link(link: str, local_links: bool = False) -> None:
+    """Refuse a `--link` that would not be posted as one working link, in one sentence;
+    with `local_links`, one to localhost or an IP address is let through."""
+    import ipaddress
     from urllib.parse import urlsplit
 
     def refuse(reason: str) -> SplitError:
@@ -161,6 +167,12 @@ def check_link(link: str) -> None:
         raise refuse("its host or port is malformed") from None
     if not host:
         raise refuse("the URL names no host")
+    if local_links:
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(host)
+            return
+        if host == "localhost" or host.endswith(".localhost"):
+            return
     # X links (and counts as 23) only what twitter-text finds; the rest would be plain text.
     spans = url_spans(link)
     if not spans or spans[0][0] != 0:
@@ -208,7 +220,7 @@ def split_article(article: Article, options: SplitOptions, balanced: bool = True
     """Cut the article into posts for one platform. balanced=False fills each post greedily
     (the simple packing, kept to measure the balanced one against)."""
     if options.link is not None:
-        check_link(options.link)
+        check_link(options.link, options.local_links)
     sentences = sentence_pieces(article)
     if not sentences:
         raise SplitError("the article has no text to post")

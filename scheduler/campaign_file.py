@@ -41,6 +41,7 @@ __all__ = [
     "POST_KEYS",
     "CampaignFile",
     "CampaignFileError",
+    "FileImage",
     "FilePost",
     "read_toml",
     "write_csv",
@@ -48,8 +49,12 @@ __all__ = [
     "write_toml",
 ]
 
-CAMPAIGN_KEYS = ("name", "tz", "source", "tags", "link", "thread", "numbering", "tags_on")
-POST_KEYS = ("platform", "seq", "at", "text", "account", "id", "status", "url")
+CAMPAIGN_KEYS = (
+    "name", "tz", "source", "tags", "link", "thread", "numbering", "tags_on",
+    "langs", "labels", "card",
+)  # fmt: skip
+POST_KEYS = ("platform", "seq", "at", "text", "account", "id", "status", "url", "images")
+IMAGE_KEYS = ("path", "sha256", "alt")
 _REQUIRED_POST_KEYS = ("platform", "seq", "at", "text")
 CSV_COLUMNS = ("id", "platform", "account", "seq", "at", "status", "url", "text")
 
@@ -66,6 +71,17 @@ class CampaignFileError(BadInput):
 
 
 @dataclass(frozen=True)
+class FileImage:
+    """An image of a post as a file names it: a file to read (`path`, as `plan` writes and
+    people add), or one already in the data directory (`sha256`, as `export` writes).
+    `alt` "" publishes it without a description, on purpose."""
+
+    alt: str
+    path: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class FilePost:
     """One post as a campaign file holds it."""
 
@@ -78,6 +94,7 @@ class FilePost:
     id: int | None = None
     status: Status | None = None
     url: str | None = None
+    images: tuple[FileImage, ...] = ()
     # Where the post's [[posts]] header was in the file read (0: built in code). Not part
     # of the value: a post moved in the file is the same post.
     line: int = field(default=0, compare=False)
@@ -118,6 +135,12 @@ def write_toml(campaign: CampaignFile, header: str | None = None) -> str:
     if settings.numbering is not None:
         lines.append(f"numbering = {_bool(settings.numbering)}")
     lines.append(f"tags_on = {_basic(settings.tags_on)}")
+    if settings.langs:
+        lines.append(f"langs = [{', '.join(_basic(lang) for lang in settings.langs)}]")
+    if settings.labels:
+        lines.append(f"labels = [{', '.join(_basic(label) for label in settings.labels)}]")
+    if not settings.card:
+        lines.append("card = false")
     for post in campaign.posts:
         lines += ["", "[[posts]]", f"platform = {_basic(post.platform.value)}"]
         lines.append(f"seq = {post.seq}")
@@ -130,8 +153,18 @@ def write_toml(campaign: CampaignFile, header: str | None = None) -> str:
             lines.append(f"status = {_basic(post.status.value)}")
         if post.url is not None:
             lines.append(f"url = {_basic(post.url)}")
+        if post.images:
+            lines.append(f"images = [{', '.join(_image(image) for image in post.images)}]")
         lines.append(f"text = {_text(post.text)}")
     return "\n".join(lines) + "\n"
+
+
+def _image(image: FileImage) -> str:
+    where = (
+        f"path = {_basic(image.path)}" if image.path is not None else
+        f"sha256 = {_basic(image.sha256 or '')}"
+    )  # fmt: skip
+    return f"{{{where}, alt = {_basic(image.alt)}}}"
 
 
 def _comment_lines(header: str | None) -> list[str]:
@@ -293,6 +326,9 @@ class _Reader:
             numbering=self.optional_boolean(table, ("campaign", "numbering")),
             tags_on=self.tags_on(table),
             tz=zone_name.strip(),
+            langs=self.strings(table, ("campaign", "langs"), '["hy", "en"]'),
+            labels=self.strings(table, ("campaign", "labels"), '["graphic-media"]'),
+            card=self.boolean(table, ("campaign", "card"), default=True),
         )
         source = self.string(table, ("campaign", "source"), "")
         return CampaignFile(
@@ -351,6 +387,7 @@ class _Reader:
             id=post_id,
             status=self.status(entry, (*path, "status")),
             url=self.optional_string(entry, (*path, "url")),
+            images=self.images(entry, (*path, "images")),
             line=self.locator.line(path),
         )
 
@@ -394,6 +431,39 @@ class _Reader:
 
     def optional_boolean(self, table: Mapping[str, Any], path: KeyPath) -> bool | None:
         return self.boolean(table, path, default=False) if path[-1] in table else None
+
+    def strings(self, table: Mapping[str, Any], path: KeyPath, example: str) -> tuple[str, ...]:
+        key = str(path[-1])
+        values = table.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise self.error(path, f"{key} must be a list of strings such as {example}")
+        return tuple(values)
+
+    def images(self, entry: Mapping[str, Any], path: KeyPath) -> tuple[FileImage, ...]:
+        values = entry.get("images", [])
+        hint = 'images must be a list such as [{path = "photo.jpg", alt = "What it shows"}]'
+        if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+            raise self.error(path, hint)
+        images = []
+        for index, value in enumerate(values):
+            self.unknown_keys(value, (*path, index), IMAGE_KEYS, "an image")
+            where = [key for key in ("path", "sha256") if key in value]
+            if len(where) != 1:
+                raise self.error(path, f"image {index + 1} needs a path (or an export's sha256)")
+            if "alt" not in value:
+                raise self.error(
+                    path,
+                    f'image {index + 1} has no alt: describe it, or give alt = "" to '
+                    "publish it without a description",
+                )
+            images.append(
+                FileImage(
+                    alt=self.string(value, (*path, index, "alt")),
+                    path=self.optional_string(value, (*path, index, "path")),
+                    sha256=self.optional_string(value, (*path, index, "sha256")),
+                )
+            )
+        return tuple(images)
 
     def tags(self, table: Mapping[str, Any]) -> tuple[str, ...]:
         tags = table.get("tags", [])

@@ -17,6 +17,14 @@ from zoneinfo import ZoneInfo
 
 from posts.article import Article, parse_bytes, read_article
 from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
+from scheduler.attachments import (
+    NO_RICH,
+    Attached,
+    Rich,
+    attach,
+    campaign_langs,
+    check_labels,
+)
 from scheduler.errors import BadInput
 from scheduler.model import CampaignSettings, Plan, PlannedPost, Platform, SameText
 from scheduler.plan import format_local, parse_duration, parse_when, repeated_time, schedule
@@ -36,6 +44,7 @@ class PostOptions:
     thread: bool = True
     numbering: bool | None = None  # None: on for threads, off for standalone posts
     tags_on: str = "all"
+    rich: Rich = NO_RICH  # images, the link's card, languages, labels
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,10 @@ def budgets(settings: Settings) -> dict[Platform, Budget]:
 
 
 def split_options(
-    platform: Platform, options: PostOptions, default_tags: Sequence[str]
+    platform: Platform,
+    options: PostOptions,
+    default_tags: Sequence[str],
+    local_links: bool = False,
 ) -> SplitOptions:
     """The splitter's options for one platform: tags normalised, without repeats."""
     if options.tags_on not in TAG_PLACEMENTS:
@@ -84,6 +96,7 @@ def split_options(
         thread=options.thread,
         numbering=options.numbering,
         tags_on=options.tags_on,  # checked against TAG_PLACEMENTS above
+        local_links=local_links,
     )
 
 
@@ -115,7 +128,7 @@ def preview(
     kind: str | None = None,
 ) -> SplitResult:
     """What `split` shows: the posts one platform would get. Reads, writes nothing."""
-    chosen = split_options(platform, options, settings.default_tags())
+    chosen = split_options(platform, options, settings.default_tags(), settings.allow_private_links)
     return split_article(load_article(article, settings, kind), chosen)
 
 
@@ -162,11 +175,15 @@ def plan_campaign(
         note = repeated_time(given, when.zone) if given else None
         if note:
             warnings.append(note)
+    attached = attachments_of(options, platforms, settings)
+    warnings.extend(attached.warnings)
     planned: list[PlannedPost] = []
     tags: tuple[str, ...] = ()
     limits = budgets(settings)
     for platform in dict.fromkeys(platforms):
-        chosen = split_options(platform, options, settings.default_tags())
+        chosen = split_options(
+            platform, options, settings.default_tags(), settings.allow_private_links
+        )
         tags = chosen.tags
         result = split_article(parsed, chosen)
         warnings.extend(f"{platform}: {w}" for w in result.warnings[len(parsed.warnings) :])
@@ -182,6 +199,7 @@ def plan_campaign(
                 scheduled_at=at,
                 thread=options.thread,
                 body=post.body,
+                attachments=attached.of(platform, post.seq),
             )
             for post, at in zip(result.posts, times, strict=True)
         )
@@ -199,8 +217,22 @@ def plan_campaign(
             numbering=options.numbering,
             tags_on=options.tags_on,
             tz=when.zone.key or "UTC",
+            langs=campaign_langs(options.rich, settings),
+            labels=check_labels(options.rich.labels),
+            card=options.rich.card,
         ),
     )
+
+
+def attachments_of(
+    options: PostOptions, platforms: Sequence[Platform], settings: Settings
+) -> Attached:
+    """The images, card, languages and labels the campaign's posts carry (images stored
+    in the data directory, the card's page fetched)."""
+    from scheduler.media import MediaDir
+
+    media = MediaDir(settings.resolved_data_dir() / "media")
+    return attach(options.rich, options.link, list(dict.fromkeys(platforms)), settings, media)
 
 
 def repeat_warnings(plan: Plan, stored: Sequence[SameText]) -> list[str]:
@@ -277,6 +309,7 @@ __all__ = [
     "Budget",
     "PostOptions",
     "When",
+    "attachments_of",
     "budget_warning",
     "check_campaign_name",
     "plan_campaign",

@@ -95,6 +95,24 @@ class Settings(BaseSettings):
         3600, alias="CAMPAIGN_BLUESKY_BUDGET_WINDOW_SECONDS", gt=0
     )
 
+    # -- rich posts ---------------------------------------------------------
+    # BCP 47 languages of the posts (Bluesky's `langs`), comma-separated; --lang overrides.
+    langs: str = Field("", alias="CAMPAIGN_LANGS")
+    # Link pages are never fetched from private or loopback addresses unless this is on.
+    allow_private_links: bool = Field(False, alias="CAMPAIGN_ALLOW_PRIVATE_LINKS")
+    link_timeout_seconds: float = Field(10.0, alias="CAMPAIGN_LINK_TIMEOUT_SECONDS", gt=0)
+
+    # -- what X charges (https://docs.x.com/x-api/getting-started/pricing, 2026: "Content:
+    # Create" $0.015 a request, "Content: Create (with URL)" $0.200, "Content: Manage" $0.005
+    # (the alt text's media metadata); reads of the account's own posts $0.001 each) ----
+    x_price_post: float = Field(0.015, alias="CAMPAIGN_X_PRICE_POST", ge=0)
+    x_price_post_with_url: float = Field(0.20, alias="CAMPAIGN_X_PRICE_POST_WITH_URL", ge=0)
+    x_price_media_metadata: float = Field(0.005, alias="CAMPAIGN_X_PRICE_MEDIA_METADATA", ge=0)
+    x_price_read: float = Field(0.001, alias="CAMPAIGN_X_PRICE_READ", ge=0)
+    # Out of credits (HTTP 402) or over the usage cap: the account's posts wait this long,
+    # or until `campaign retry`.
+    x_credits_wait_seconds: float = Field(3600.0, alias="CAMPAIGN_X_CREDITS_WAIT_SECONDS", gt=0)
+
     # -- X ------------------------------------------------------------------
     x_api_key: SecretStr | None = Field(None, alias="X_API_KEY")
     x_api_secret: SecretStr | None = Field(None, alias="X_API_SECRET")

@@ -11,6 +11,7 @@ the store in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import random
@@ -37,6 +38,7 @@ from scheduler.model import (
 )
 from scheduler.platforms.base import (
     DuplicateContent,
+    OutOfCredits,
     Permanent,
     Publisher,
     RateLimited,
@@ -154,7 +156,7 @@ class Dispatcher:
                 continue
             outcome = self._missed(job) or self._publish(job)
             if isinstance(outcome, Deferred):
-                limited[account] = outcome
+                limited[account] = dataclasses.replace(outcome, passed_on=True)
             recorder.submit(job, outcome)
 
     def _missed(self, job: Job) -> Missed | None:
@@ -169,7 +171,7 @@ class Dispatcher:
         try:
             ref = self.publishers[job.platform].publish(job.post, job.reply_to)
         except RateLimited as exc:
-            return Deferred(str(exc), exc.reset_at)
+            return Deferred(str(exc), exc.reset_at, credits=isinstance(exc, OutOfCredits))
         except DuplicateContent as exc:
             return Duplicate(str(exc), exc.existing)
         except Permanent as exc:

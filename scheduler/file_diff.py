@@ -11,8 +11,8 @@ changed time may be in the past unless allowed. No database here: rows come in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from posts.split import body_of
@@ -21,15 +21,29 @@ from scheduler.errors import BadInput
 from scheduler.model import (
     CANCELLABLE,
     CHANGEABLE,
+    NO_ATTACHMENTS,
+    Attachments,
     CampaignChanges,
     CampaignRow,
+    LinkCard,
     PlannedPost,
     Platform,
     PostRow,
+    StoredImage,
     TextChange,
     TimeChange,
 )
 from scheduler.review import check_fits, framing
+
+# A file post's images as its platform takes them (read, stored, fitted); BadInput if not.
+ImagesOf = Callable[[FilePost], tuple[StoredImage, ...]]
+
+
+def _no_images(post: FilePost) -> tuple[StoredImage, ...]:
+    if post.images:
+        raise BadInput("this file's images cannot be read here")
+    return ()
+
 
 MOST_SHOWN = 3  # refusals named in the one sentence; `--json` lists them all
 
@@ -60,6 +74,33 @@ class _Diff:
         if post.at < self.now - timedelta(seconds=1) and not self.allow_past:
             self.refuse(post, f"{label} would be due at {post.at:%Y-%m-%d %H:%M} UTC, in the "
                         "past (pass --allow-past to apply it anyway)")  # fmt: skip
+
+    def attachments(
+        self,
+        post: FilePost,
+        file: CampaignFile,
+        images_of: ImagesOf,
+        now: Attachments,
+        card: LinkCard | None,
+    ) -> Attachments:
+        """What the post should carry: the file's images (the stored ones when the file
+        names the same images and alt texts), its campaign's languages and labels on
+        Bluesky, its card unless images take the one embed."""
+        try:
+            images = images_of(post)
+        except BadInput as exc:
+            self.refuse(post, str(exc))
+            images = ()
+        if [(i.source, i.alt) for i in images] == [(i.source, i.alt) for i in now.images]:
+            images = now.images
+        bluesky = post.platform is Platform.BLUESKY
+        return replace(
+            now,
+            images=images,
+            card=None if images else card,
+            langs=file.settings.langs if bluesky else (),
+            labels=file.settings.labels if bluesky else (),
+        )
 
     def check_text(self, post: FilePost, label: str) -> bool:
         try:
@@ -95,10 +136,13 @@ def diff_campaign(
     by_id: Mapping[int, PostRow],
     now: datetime,
     allow_past: bool = False,
+    images_of: ImagesOf = _no_images,
+    card: LinkCard | None = None,
 ) -> CampaignChanges:
     """What applying `file` changes. `campaign` and `rows`: the stored campaign of the
     file's name and its posts (None and empty when it is new); `by_id`: the stored posts
-    the file names by id, whatever their campaign."""
+    the file names by id, whatever their campaign; `images_of`: the images of a file
+    post; `card`: the link's card for the first Bluesky post of a new campaign."""
     d = _Diff(where, now, allow_past, [])
     totals = _totals(
         [(p.platform, p.account, p.seq) for p in file.posts]
@@ -115,7 +159,10 @@ def diff_campaign(
         row = _match(d, post, file.name, mine, by_place, by_id)
         if row is None:
             if len(d.refusals) == before:  # no id and no place taken: a new post
-                added.append(_new_post(d, post, file, totals))
+                first_bluesky = post.platform is Platform.BLUESKY and post.seq == 1
+                start = card if campaign is None and first_bluesky else None
+                attached = d.attachments(post, file, images_of, NO_ATTACHMENTS, start)
+                added.append(_new_post(d, post, file, totals, attached))
             continue
         if row.id in matched:
             d.refuse(post, f"post {row.id} appears twice in the file")
@@ -123,7 +170,8 @@ def diff_campaign(
         matched[row.id] = post
         if len(d.refusals) > before:  # a read-only field edited: nothing more to say
             continue
-        change = _changes(d, post, row, file, totals)
+        attached = d.attachments(post, file, images_of, row.attachments, row.attachments.card)
+        change = _changes(d, post, row, file, totals, attached)
         if change is not None:
             text, time = change
             if text is not None:
@@ -209,20 +257,23 @@ def _changes(
     row: PostRow,
     file: CampaignFile,
     totals: Mapping[tuple[Platform, str], int],
+    attached: Attachments,
 ) -> tuple[TextChange | None, TimeChange | None] | None:
     new_text = post.text != row.text
     new_time = not _same_time(post.at, row.scheduled_at)
-    if not (new_text or new_time):
+    new_attachments = attached != row.attachments
+    if not (new_text or new_time or new_attachments):
         return None
     if row.status not in CHANGEABLE:
-        what = "text" if new_text else "time"
+        what = "text" if new_text else "time" if new_time else "images"
         d.refuse(post, f"post {row.id} is {row.status}: its {what} can no longer change")
         return None
     text = time = None
-    if new_text and d.check_text(post, f"post {row.id}"):
+    if (new_text or new_attachments) and d.check_text(post, f"post {row.id}"):
         options = framing(row.platform, file.settings)
         body = body_of(options, row.seq, totals[(row.platform, row.account)], post.text)
-        text = TextChange(row.id, row.text, post.text, body, row.revision)
+        media = attached if new_attachments else None
+        text = TextChange(row.id, row.text, post.text, body, row.revision, media)
     if new_time:
         d.check_time(post, f"post {row.id}")
         time = TimeChange(row.id, row.scheduled_at, post.at)
@@ -230,7 +281,11 @@ def _changes(
 
 
 def _new_post(
-    d: _Diff, post: FilePost, file: CampaignFile, totals: Mapping[tuple[Platform, str], int]
+    d: _Diff,
+    post: FilePost,
+    file: CampaignFile,
+    totals: Mapping[tuple[Platform, str], int],
+    attached: Attachments,
 ) -> PlannedPost:
     label = _label(post)
     d.check_text(post, label)
@@ -244,4 +299,5 @@ def _new_post(
         thread=file.settings.thread,
         account=post.account,
         body=body_of(options, post.seq, totals[(post.platform, post.account)], post.text),
+        attachments=attached,
     )

@@ -27,6 +27,7 @@ __all__ = [
     "NO_ATTACHMENTS",
     "PENDING",
     "RETRYABLE",
+    "WAITING_FOR_CREDITS",
     "Attachments",
     "CampaignChanges",
     "CampaignRow",
@@ -100,6 +101,8 @@ class Kind(StrEnum):
     REQUEUED = "requeued"  # `campaign retry`
     RELEASED = "released"  # handed back unpublished (stopping, or the batch ran long)
     NO_CREDENTIALS = "no credentials"
+    # The account cannot post until it pays (X's 402 or usage cap): its posts all wait.
+    OUT_OF_CREDITS = "out of credits"
     # People's changes, each with the old and the new value in its detail.
     EDITED = "edited"
     RESCHEDULED = "rescheduled"
@@ -125,6 +128,7 @@ class RemoteRef:
     cid: str | None = None  # Bluesky content hash (strong refs need uri + cid)
     recovered: bool = False  # found after an ambiguous outcome, not from a clean reply
     note: str | None = None  # what the log should say about how we know
+    reads: int = 0  # the account's posts read back to find out (X bills each read)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,13 @@ class StoredImage:
     height: int
     size: int  # bytes, as stored
     alt: str = ""
+    # The image the user gave, when this is a copy resized to fit a platform ("" : it is).
+    original: str = ""
+
+    @property
+    def source(self) -> str:
+        """The hash of the image as the user gave it (what a campaign file names)."""
+        return self.original or self.sha256
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -155,6 +166,7 @@ class StoredImage:
             "height": self.height,
             "size": self.size,
             "alt": self.alt,
+            **({"original": self.original} if self.original else {}),
         }
 
     @classmethod
@@ -166,6 +178,7 @@ class StoredImage:
             height=int(data["height"]),
             size=int(data["size"]),
             alt=str(data.get("alt", "")),
+            original=str(data.get("original", "")),
         )
 
 
@@ -294,10 +307,18 @@ class RetryLater:
 
 @dataclass(frozen=True)
 class Deferred:
-    """Rate-limited: queued again for the platform's reset time (not an attempt)."""
+    """Rate-limited: queued again for the platform's reset time (not an attempt).
+    `credits`: the account is out of credits; all its queued posts wait until then."""
 
     reason: str
     until: datetime
+    credits: bool = False
+    # Passed on from an earlier post of the account in the same batch (not asked again).
+    passed_on: bool = False
+
+
+# How the last_error of a post waiting for its account's credits begins (`retry` finds it).
+WAITING_FOR_CREDITS = "waiting for credits: "
 
 
 @dataclass(frozen=True)
@@ -356,6 +377,10 @@ class CampaignSettings:
     numbering: bool | None = None  # None: on for threads
     tags_on: str = "all"
     tz: str = "UTC"  # the zone its times are written in (campaign files)
+    # What its Bluesky posts carry: languages, self-labels, a card for the link.
+    langs: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    card: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -365,13 +390,17 @@ class CampaignSettings:
             "numbering": self.numbering,
             "tags_on": self.tags_on,
             "tz": self.tz,
+            "langs": list(self.langs),
+            "labels": list(self.labels),
+            "card": self.card,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CampaignSettings:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "tags" in known:
-            known["tags"] = tuple(known["tags"])
+        for key in ("tags", "langs", "labels"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -441,6 +470,11 @@ class PostRow:
     text: str
     body: str | None = None
     revision: int = 1
+    attachments_json: dict[str, Any] | None = None  # as stored; see `attachments`
+
+    @property
+    def attachments(self) -> Attachments:
+        return Attachments.from_json(self.attachments_json)
 
 
 @dataclass(frozen=True)
@@ -468,6 +502,7 @@ class TextChange:
     new: str
     body: str | None
     revision: int | None = None
+    attachments: Attachments | None = None  # new images (etc.); None: unchanged
 
 
 @dataclass(frozen=True)

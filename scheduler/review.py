@@ -18,7 +18,14 @@ from posts.platform import PROFILES, Counting
 from posts.split import SplitOptions, TagPlacement, body_of, frame_post
 from scheduler.campaigns import Budget, budget_warning
 from scheduler.errors import BadInput
-from scheduler.model import CampaignSettings, Platform, PostRow, TextChange, TimeChange
+from scheduler.model import (
+    Attachments,
+    CampaignSettings,
+    Platform,
+    PostRow,
+    TextChange,
+    TimeChange,
+)
 from scheduler.plan import parse_duration, parse_shift, parse_when, repeated_time, schedule, shifted
 
 if TYPE_CHECKING:
@@ -81,10 +88,11 @@ def editing(row: PostRow, total: int, settings: CampaignSettings, exact: bool) -
     return Editing(row, total, options, body)
 
 
-def edited(edit: Editing, given: str) -> TextChange | None:
-    """The change `given` makes (None: the text stays as it is). Surrounding blank space
-    goes (an editor leaves a final newline); numbering, link and tags are added back to
-    a body; the result is measured against the platform's limit."""
+def edited(edit: Editing, given: str, attachments: Attachments | None = None) -> TextChange | None:
+    """The change `given` makes (None: the text stays as it is, and so do the images
+    when `attachments` is None). Surrounding blank space goes (an editor leaves a final
+    newline); numbering, link and tags are added back to a body; the result is measured
+    against the platform's limit."""
     words = given.strip()
     if not words:
         raise BadInput(f"the new text of post {edit.post.id} is empty")
@@ -93,10 +101,12 @@ def edited(edit: Editing, given: str) -> TextChange | None:
     else:
         text = frame_post(edit.options, edit.post.seq, edit.total, words)
         body = words
-    if text == edit.post.text:
+    if attachments == edit.post.attachments:
+        attachments = None
+    if text == edit.post.text and attachments is None:
         return None
     check_fits(edit.post.platform, text, f"the new text of post {edit.post.id}")
-    return TextChange(edit.post.id, edit.post.text, text, body, edit.post.revision)
+    return TextChange(edit.post.id, edit.post.text, text, body, edit.post.revision, attachments)
 
 
 # -- new times --------------------------------------------------------------------------------

@@ -378,8 +378,10 @@ def test_the_same_seq_on_another_account_is_another_post() -> None:
     assert [post.account for post in read(text).posts] == ["default", "work"]
 
 
-KNOWN_POST = "(known: platform, seq, at, text, account, id, status, url)"
-KNOWN_CAMPAIGN = "(known: name, tz, source, tags, link, thread, numbering, tags_on)"
+KNOWN_POST = "(known: platform, seq, at, text, account, id, status, url, images)"
+KNOWN_CAMPAIGN = (
+    "(known: name, tz, source, tags, link, thread, numbering, tags_on, langs, labels, card)"
+)
 AT_HINT = "at must be a date and time such as 2026-12-01T14:00:00+04:00"
 
 

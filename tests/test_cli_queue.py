@@ -114,9 +114,11 @@ def test_queue_json_shape_and_spacing(campaign: Campaign) -> None:
     out = campaign.queue(
         "--platform", "x", "--platform", "bluesky", "--start", iso_z(start), "--every", "30m"
     )
-    assert set(out) == {"campaign", "posts"}
+    assert set(out) == {"campaign", "x_cost_usd", "posts"}
     assert out["campaign"] == "artsakh-op-ed"
     posts = out["posts"]
+    # No URL in the op-ed's X posts: each is priced as a plain post (CAMPAIGN_X_PRICE_POST).
+    assert out["x_cost_usd"] == pytest.approx(len(by_platform(posts, "x")) * 0.015)
     assert all(set(p) == POST_KEYS for p in posts)
     assert all(p["scheduled_at"].endswith("Z") for p in posts)
     assert len({p["id"] for p in posts}) == len(posts)
@@ -547,6 +549,7 @@ def test_status_never_shows_the_password(cli: Cli, pg_url: str) -> None:
         "settings_files",
         "counts",
         "paused_campaigns",
+        "waiting_for_credits",
         "next_due",
         "daemons",
     }

@@ -20,7 +20,8 @@ def test_split_json_on_the_op_ed(cli: Cli) -> None:
     posts = json.loads(result.stdout)
     assert [p["seq"] for p in posts] == list(range(1, len(posts) + 1))
     for post in posts:
-        assert set(post) == {"seq", "platform", "text", "length", "limit"}
+        assert set(post) == {"seq", "platform", "text", "length", "limit", "attachments"}
+        assert post["attachments"] == {}  # no image, link card or language asked for
         assert post["platform"] == "x" and post["limit"] == 280
         assert post["length"] <= 280
         assert "#Artsakh" in post["text"] and "#Armenia" in post["text"]

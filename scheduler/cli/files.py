@@ -13,15 +13,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli.context import iso_utc, open_default_store
+from posts.platform import Platform
+from scheduler.cli.context import iso_utc, open_default_store, settings
 from scheduler.cli.options import (
     AllowPastOption,
+    AltOption,
     ArticleArgument,
     CampaignNameOption,
+    CardOption,
     EveryOption,
+    ImageOption,
     JsonOption,
+    LabelOption,
+    LangOption,
     LinkOption,
     NaiveZoneOption,
+    NoAltOption,
     NumberingOption,
     PlatformsOption,
     SpreadUntilOption,
@@ -31,7 +38,7 @@ from scheduler.cli.options import (
     ThreadOption,
 )
 from scheduler.cli.output import plural, print_json, terminal_width, warn
-from scheduler.cli.queue import plan_from_options
+from scheduler.cli.queue import plan_from_options, print_extras
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
@@ -39,8 +46,18 @@ from scheduler.errors import BadInput
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from scheduler.campaign_file import CampaignFile
-    from scheduler.model import CampaignChanges, CampaignRow, Plan, PostRow
+    from scheduler.attachments import Rich
+    from scheduler.campaign_file import CampaignFile, FilePost
+    from scheduler.file_diff import ImagesOf
+    from scheduler.model import (
+        Attachments,
+        CampaignChanges,
+        CampaignRow,
+        LinkCard,
+        Plan,
+        PostRow,
+        StoredImage,
+    )
 
 OutputOption = Annotated[
     Path | None,
@@ -65,15 +82,27 @@ def _write(text: str, output: Path | None) -> None:
         raise BadInput(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
-def _as_file(plan: Plan, source: str) -> CampaignFile:
-    from scheduler.campaign_file import CampaignFile, FilePost
+def _as_file(plan: Plan, source: str, rich: Rich) -> CampaignFile:
+    """The plan as a file; its images named by the paths given (apply reads them)."""
+    from scheduler.campaign_file import CampaignFile, FileImage, FilePost
 
+    images = tuple(
+        FileImage(alt=spec.alt or "", path=str(spec.path.resolve())) for spec in rich.images
+    )
     return CampaignFile(
         name=plan.name,
         settings=plan.settings,
         source=source,
         posts=tuple(
-            FilePost(p.platform, p.seq, p.scheduled_at, p.text, p.account) for p in plan.posts
+            FilePost(
+                p.platform,
+                p.seq,
+                p.scheduled_at,
+                p.text,
+                p.account,
+                images=images if p.attachments.images else (),
+            )
+            for p in plan.posts
         ),
     )
 
@@ -94,27 +123,40 @@ def plan(
     thread: ThreadOption = True,
     numbering: NumberingOption = None,
     tags_on: TagsOnOption = "all",
+    image: ImageOption = None,
+    alt: AltOption = None,
+    no_alt: NoAltOption = False,
+    card: CardOption = True,
+    lang: LangOption = None,
+    label: LabelOption = None,
 ) -> None:
     """Write what `queue` would queue as a campaign file (TOML), touching no database.
 
-    Review it, edit texts and times, then `campaign apply FILE` queues it.
+    Review it, edit texts, times and images, then `campaign apply FILE` queues it (and
+    fetches the link's card then).
 
     Example: campaign plan examples/artsakh-op-ed.txt -p x --start +1d --every 2h -o a.toml
     """
+    from dataclasses import replace
+
     from scheduler.campaign_file import write_toml
+    from scheduler.cli.rich_options import rich_from_options
 
     now = utcnow()
+    rich = rich_from_options(image, alt, no_alt, card, lang, label)
     planned, _ = plan_from_options(
         article, platform, start, every, spread_until, tz, campaign, allow_past,
-        tag, link, thread, numbering, tags_on, now,
+        tag, link, thread, numbering, tags_on, now, replace(rich, card=False),
     )  # fmt: skip
+    planned = replace(planned, settings=replace(planned.settings, card=card))
     header = (
         f"Planned by `campaign plan` on {now:%Y-%m-%d %H:%M} UTC from {article}: "
         f"{plural(len(planned.posts), 'post')}."
     )
-    _write(write_toml(_as_file(planned, str(article)), header), output)
+    _write(write_toml(_as_file(planned, str(article), rich), header), output)
     for message in planned.warnings:
         warn(message)
+    print_extras(planned, err=True)
     if output is not None and str(output) != STDOUT:
         typer.echo(
             f"wrote {output}: campaign {planned.name!r}, {plural(len(planned.posts), 'post')}; "
@@ -124,7 +166,7 @@ def plan(
 
 
 def _exported(campaign: CampaignRow, rows: list[PostRow]) -> CampaignFile:
-    from scheduler.campaign_file import CampaignFile, FilePost
+    from scheduler.campaign_file import CampaignFile, FileImage, FilePost
 
     # Platforms in the order they were queued, each thread in seq order.
     first: dict[str, int] = {}
@@ -145,6 +187,7 @@ def _exported(campaign: CampaignRow, rows: list[PostRow]) -> CampaignFile:
                 id=r.id,
                 status=r.status,
                 url=r.remote_url,
+                images=tuple(FileImage(alt=i.alt, sha256=i.source) for i in r.attachments.images),
             )
             for r in ordered
         ),
@@ -244,7 +287,10 @@ def apply(
         rows = store.posts(wanted.name) if stored is not None else []
         named = [p.id for p in wanted.posts if p.id is not None]
         by_id = {r.id: r for r in store.posts(post_ids=named)} if named else {}
-        changes = diff_campaign(wanted, where, stored, rows, by_id, now, allow_past)
+        card = _card_for(wanted) if stored is None else None
+        changes = diff_campaign(
+            wanted, where, stored, rows, by_id, now, allow_past, _images_reader(file), card
+        )
         zone = parse_zone(wanted.settings.tz)
         if not changes:
             if json_out:
@@ -268,6 +314,71 @@ def apply(
         typer.echo(f"applied: {_summary(changes)}")
 
 
+def _images_reader(file: Path) -> ImagesOf:
+    """A file post's images, read (a path relative to the campaign file's folder, or an
+    image already in the data directory by its hash), stored and fitted to its platform."""
+    from scheduler.attachments import ImageSpec, fitted_images, load_images
+    from scheduler.media import MediaDir
+
+    media = MediaDir(settings().resolved_data_dir() / "media")
+    folder = Path.cwd() if str(file) == STDOUT else file.resolve().parent
+
+    def images_of(post: FilePost) -> tuple[StoredImage, ...]:
+        if not post.images:
+            return ()
+        specs = [
+            ImageSpec(
+                folder / image.path if image.path is not None else media.path(image.sha256 or ""),
+                image.alt or None,
+            )
+            for image in post.images
+        ]
+        images, notes = fitted_images(specs, load_images(specs, media), post.platform, media)
+        if any(image.path is not None for image in post.images):
+            for note in notes:  # an image named by its hash was fitted when first queued
+                warn(note)
+        return images
+
+    return images_of
+
+
+def _card_for(wanted: CampaignFile) -> LinkCard | None:
+    """The link's card for a new campaign's first Bluesky post (fetched once, here)."""
+    from scheduler.linkcard import fetch_card
+    from scheduler.media import MediaDir
+
+    link = wanted.settings.link
+    first = [p for p in wanted.posts if p.platform is Platform.BLUESKY and p.seq == 1]
+    if link is None or not wanted.settings.card or not first or first[0].images:
+        return None
+    config = settings()
+    card, said = fetch_card(
+        link,
+        MediaDir(config.resolved_data_dir() / "media"),
+        allow_private=config.allow_private_links,
+        timeout=config.link_timeout_seconds,
+    )
+    for note in said:
+        warn(f"bluesky: {note}")
+    return card
+
+
+def _attachments_change(old: Attachments, new: Attachments) -> str:
+    def images(a: Attachments) -> str:
+        return ", ".join(f"{i.source[:12]} ({i.alt[:30] or 'no alt'})" for i in a.images) or "none"
+
+    parts = []
+    if [(i.source, i.alt) for i in old.images] != [(i.source, i.alt) for i in new.images]:
+        parts.append(f"images: {images(old)} -> {images(new)}")
+    if old.langs != new.langs:
+        parts.append(f"languages: {', '.join(old.langs) or '-'} -> {', '.join(new.langs) or '-'}")
+    if old.labels != new.labels:
+        parts.append(f"labels: {', '.join(old.labels) or '-'} -> {', '.join(new.labels) or '-'}")
+    if (old.card is None) != (new.card is None):
+        parts.append("card removed" if new.card is None else "card added")
+    return "; ".join(parts) or "attachments changed"
+
+
 def _confirmed() -> bool:
     if not sys.stdin.isatty():
         typer.echo("nothing was applied: no terminal to confirm on; pass --yes to apply", err=True)
@@ -286,8 +397,12 @@ def _summary(changes: CampaignChanges) -> str:
         )
     elif changes.added:
         parts.append(f"{plural(len(changes.added), 'post')} added")
-    if changes.retexted:
-        parts.append(f"{plural(len(changes.retexted), 'text')} changed")
+    texts = [c for c in changes.retexted if c.new != c.old]
+    if texts:
+        parts.append(f"{plural(len(texts), 'text')} changed")
+    media = [c for c in changes.retexted if c.attachments is not None]
+    if media:
+        parts.append(f"{plural(len(media), 'post')}' images or languages changed")
     if changes.retimed:
         parts.append(f"{plural(len(changes.retimed), 'time')} changed")
     if changes.removed:
@@ -353,8 +468,14 @@ def _print_diff(
         out.append(f"      {_line(post.text, room)}")
     for text in changes.retexted:
         row = rows[text.post_id]
-        out.append(f"  ~ post {row.id} ({row.platform} {row.seq}) text:")
-        out.extend(_text_diff(text.old, text.new, room - 2))
+        if text.new != text.old:
+            out.append(f"  ~ post {row.id} ({row.platform} {row.seq}) text:")
+            out.extend(_text_diff(text.old, text.new, room - 2))
+        if text.attachments is not None:
+            out.append(
+                f"  ~ post {row.id} ({row.platform} {row.seq}) "
+                f"{_attachments_change(row.attachments, text.attachments)}"
+            )
     for time in changes.retimed:
         row = rows[time.post_id]
         out.append(

@@ -51,8 +51,16 @@ def describe(detail: dict[str, Any], zone: ZoneInfo) -> str:
         old, new = detail.get("old"), detail.get("new")
         start = _first_difference(old, new)
         parts.append(f"{_shown(old, zone, start)} -> {_shown(new, zone, start)}")
+    if "new_attachments" in detail:
+        before = len((detail.get("old_attachments") or {}).get("images", ()))
+        after = len((detail["new_attachments"] or {}).get("images", ()))
+        parts.append(f"images {before} -> {after}")
     if "revision" in detail:
         parts.append(f"revision {detail['revision']}")
+    if "waiting" in detail:
+        parts.append(f"{detail['waiting']} posts of the account wait")
+    if detail.get("reads"):
+        parts.append(f"{detail['reads']} of the account's posts read back")
     for key in _SHOWN:
         value = detail.get(key)
         if value in (None, ""):
@@ -121,8 +129,8 @@ def log(
             metavar="KIND",
             help="Only these kinds (repeatable): queued, claimed, published, recovered, "
             "'retry scheduled', rate-limited, failed, cancelled, held, requeued, released, "
-            "'no credentials', edited, rescheduled, rethreaded, paused, resumed, renamed, "
-            "deleted.",
+            "'no credentials', 'out of credits', edited, rescheduled, rethreaded, paused, "
+            "resumed, renamed, deleted.",
         ),
     ] = None,
     since: Annotated[

@@ -116,3 +116,48 @@ CampaignFilter = Annotated[
 
 def platform_filter(name: str | None) -> Platform | None:
     return None if name is None else parse_platform(name)
+
+
+# -- what the posts carry besides text (split, queue, plan) ---------------------------------
+ImageOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--image",
+        metavar="PATH",
+        help="An image for the first post of each platform (repeatable, up to 4; PNG, JPEG, "
+        "WebP or GIF), each described by the --alt in the same order.",
+    ),
+]
+AltOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alt", metavar="TEXT", help="The description of each --image, in order (repeatable)."
+    ),
+]
+NoAltOption = Annotated[
+    bool,
+    typer.Option("--no-alt", help="Publish the images that have no --alt without a description."),
+]
+CardOption = Annotated[
+    bool,
+    typer.Option(
+        "--card/--no-card",
+        help="Give the --link a card on Bluesky (title, description, image from its page).",
+    ),
+]
+LangOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--lang",
+        metavar="CODE",
+        help="The posts' language, BCP 47 (repeatable; default CAMPAIGN_LANGS). Bluesky.",
+    ),
+]
+LabelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--label",
+        metavar="LABEL",
+        help="A content warning on Bluesky: graphic-media, sexual, nudity or porn (repeatable).",
+    ),
+]

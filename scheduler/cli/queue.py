@@ -20,12 +20,18 @@ from scheduler.cli.context import (
 )
 from scheduler.cli.options import (
     AllowPastOption,
+    AltOption,
     ArticleArgument,
     CampaignNameOption,
+    CardOption,
     EveryOption,
+    ImageOption,
     JsonOption,
+    LabelOption,
+    LangOption,
     LinkOption,
     NaiveZoneOption,
+    NoAltOption,
     NumberingOption,
     PlatformsOption,
     SpreadUntilOption,
@@ -43,7 +49,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from scheduler.model import Plan, QueuedPost
+    from scheduler.attachments import Rich
+    from scheduler.model import Attachments, Plan, QueuedPost
 
 # Above this many posts, the table gives way to a summary (`--json` still has them all).
 SUMMARY_ABOVE = 50
@@ -68,6 +75,12 @@ def queue(
     thread: ThreadOption = True,
     numbering: NumberingOption = None,
     tags_on: TagsOnOption = "all",
+    image: ImageOption = None,
+    alt: AltOption = None,
+    no_alt: NoAltOption = False,
+    card: CardOption = True,
+    lang: LangOption = None,
+    label: LabelOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Split ARTICLE for each platform and queue the posts on a schedule.
@@ -75,11 +88,13 @@ def queue(
     Example: campaign queue examples/artsakh-op-ed.txt -p x -p bluesky --start +1h --every 2h
     """
     from scheduler.campaigns import repeat_warnings
+    from scheduler.cli.rich_options import rich_from_options
 
     now = utcnow()
+    rich = rich_from_options(image, alt, no_alt, card, lang, label)
     plan, zone = plan_from_options(
         article, platform, start, every, spread_until, tz, campaign, allow_past,
-        tag, link, thread, numbering, tags_on, now,
+        tag, link, thread, numbering, tags_on, now, rich,
     )  # fmt: skip
     with open_default_store() as store:
         repeats = repeat_warnings(plan, store.same_texts(plan))
@@ -99,7 +114,7 @@ def queue(
                 }
                 for q in queued
             ],
-            wrapper={"campaign": plan.name, "posts": None},
+            wrapper={"campaign": plan.name, "x_cost_usd": _x_total(plan), "posts": None},
         )
         return
     title = f"campaign {plan.name!r}: {plural(len(queued), 'post')} queued"
@@ -107,6 +122,40 @@ def queue(
         _print_summary(title, plan.name, queued, zone)
     else:
         _print_rows(title, queued, zone)
+    print_extras(plan)
+
+
+def print_extras(plan: Plan, err: bool = False) -> None:
+    """Under a plan's table: what its first posts carry, and what X will charge."""
+    from scheduler.costs import x_cost, x_prices
+
+    for post in plan.posts:
+        for line in describe_attachments(post.platform, post.seq, post.attachments):
+            typer.echo(line, err=err)
+    cost = x_cost(plan.posts, x_prices(settings())).describe()
+    if cost:
+        typer.echo(cost, err=err)
+
+
+def describe_attachments(platform: str, seq: int, attached: Attachments) -> list[str]:
+    """One line for each image and for a card, as `split`, `queue` and `show` print them."""
+    lines = [
+        f"{platform} post {seq}: image {image.width}x{image.height} {image.mime} "
+        f"({image.size / 1e6:.1f} MB), alt: {image.alt or '(none)'}"
+        for image in attached.images
+    ]
+    if attached.card is not None:
+        thumb = " with a thumbnail" if attached.card.thumb is not None else ""
+        lines.append(
+            f"{platform} post {seq}: card{thumb}: {attached.card.title} - {attached.card.uri}"
+        )
+    return lines
+
+
+def _x_total(plan: Plan) -> float:
+    from scheduler.costs import x_cost, x_prices
+
+    return x_cost(plan.posts, x_prices(settings())).total
 
 
 def plan_from_options(
@@ -124,8 +173,10 @@ def plan_from_options(
     numbering: bool | None,
     tags_on: str,
     now: datetime,
+    rich: Rich | None = None,
 ) -> tuple[Plan, ZoneInfo]:
     """The plan `queue` stores and `plan` writes, from the options they share."""
+    from scheduler.attachments import Rich
     from scheduler.campaigns import PostOptions, When, plan_campaign
 
     zone = display_zone(tz)
@@ -139,6 +190,7 @@ def plan_from_options(
             thread=thread,
             numbering=numbering,
             tags_on=tags_on,
+            rich=rich or Rich(),
         ),
         settings(),
         now,

@@ -23,7 +23,14 @@ from scheduler.cli.context import (
     zone_label,
 )
 from scheduler.cli.log import describe
-from scheduler.cli.options import CampaignFilter, JsonOption, TzOption
+from scheduler.cli.options import (
+    AltOption,
+    CampaignFilter,
+    ImageOption,
+    JsonOption,
+    NoAltOption,
+    TzOption,
+)
 from scheduler.cli.output import plural, print_json, print_table, warn
 from scheduler.cli.posts import PostIds, post_ids
 from scheduler.cli.root import app
@@ -33,7 +40,7 @@ from scheduler.errors import BadInput, CampaignError
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from scheduler.model import LogEntry, PostRow
+    from scheduler.model import Attachments, LogEntry, PostRow
     from scheduler.review import Editing
     from scheduler.store import Store
 
@@ -76,6 +83,7 @@ def show(post_id: PostId, tz: TzOption = None, json_out: JsonOption = False) -> 
                 "text": post.text,
                 "length": length,
                 "limit": limit,
+                "attachments": post.attachments.as_json(),
                 "log": [
                     {"at": iso_utc(e.at), "kind": e.kind, "worker": e.worker, "detail": e.detail}
                     for e in entries
@@ -97,6 +105,7 @@ def show(post_id: PostId, tz: TzOption = None, json_out: JsonOption = False) -> 
         ("url", post.remote_url or "-"),
         ("last error", post.last_error or "-"),
         ("length", f"{length} of {limit}"),
+        *_attachment_fields(post.attachments),
     ]  # fmt: skip
     if post.status == "queued" and post.next_attempt_at != post.scheduled_at:
         fields.insert(6, ("next attempt", local(post.next_attempt_at, zone)))
@@ -107,6 +116,22 @@ def show(post_id: PostId, tz: TzOption = None, json_out: JsonOption = False) -> 
     lines.append("")
     typer.echo("\n".join(lines))
     _print_log(entries, zone)
+
+
+def _attachment_fields(attached: Attachments) -> list[tuple[str, str]]:
+    fields = [
+        ("image", f"{i.width}x{i.height} {i.mime}, {i.size:,} bytes, alt: {i.alt or '(none)'}")
+        for i in attached.images
+    ]
+    if attached.card is not None:
+        card = attached.card
+        thumb = ", with a thumbnail" if card.thumb is not None else ""
+        fields.append(("card", f"{card.title} ({card.uri}){thumb}"))
+    if attached.langs:
+        fields.append(("languages", ", ".join(attached.langs)))
+    if attached.labels:
+        fields.append(("labels", ", ".join(attached.labels)))
+    return fields
 
 
 def _print_log(entries: list[LogEntry], zone: ZoneInfo) -> None:
@@ -135,13 +160,20 @@ def edit(
             "--exact", help="Publish the text exactly as given: no numbering, link or tags added."
         ),
     ] = False,
+    image: ImageOption = None,
+    alt: AltOption = None,
+    no_alt: NoAltOption = False,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help="Remove the post's images.")
+    ] = False,
 ) -> None:
-    """Change a post's text before it goes out.
+    """Change a post's text, or its images, before it goes out.
 
     The text given is the post's body: its numbering, link and hashtags are added back
     as for a split post, and it is measured against the platform's limit. With neither
-    --text nor --text-file, $VISUAL or $EDITOR opens on it; an unchanged or empty result
-    changes nothing.
+    --text nor --text-file (nor an image option), $VISUAL or $EDITOR opens on it; an
+    unchanged or empty result changes nothing. --image (with --alt) replaces the post's
+    images; --no-images removes them.
 
     Example: campaign edit 12 --text "A sharper first sentence. And the rest."
     """
@@ -150,22 +182,28 @@ def edit(
 
     if text is not None and text_file is not None:
         raise BadInput("give --text or --text-file, not both")
+    if image and no_images:
+        raise BadInput("give --image or --no-images, not both")
     with open_default_store() as store:
         post = store.post(post_id)
         if post.status not in CHANGEABLE:
-            raise BadInput(f"post {post.id} is {post.status}: its text can no longer change")
+            what = "images" if (image or no_images) and text is None and not text_file else "text"
+            raise BadInput(f"post {post.id} is {post.status}: its {what} can no longer change")
         campaign = store.campaign(post.campaign)
         draft = editing(post, _thread_length(store, post), campaign.settings, exact)
+        media = _new_attachments(post, image, alt, no_alt, no_images)
         if text is not None:
             given = text
         elif text_file is not None:
             given = _read_text_file(text_file)
+        elif media is not None:
+            given = draft.shown  # the images alone change
         else:
             given = _in_editor(draft)
             if not given.strip():
                 typer.echo(f"the text is empty: post {post.id} is unchanged", err=True)
                 raise typer.Exit(1)
-        change = edited(draft, given)
+        change = edited(draft, given, media)
         if change is None:
             typer.echo(f"post {post.id} is unchanged", err=True)
             return
@@ -179,6 +217,35 @@ def edit(
         f"{measure(profile, change.new)} of {profile.limit}:"
     )
     typer.echo("\n".join(f"  {line}" if line else "" for line in change.new.split("\n")))
+
+
+def _new_attachments(
+    post: PostRow, image: list[Path] | None, alt: list[str] | None, no_alt: bool, no_images: bool
+) -> Attachments | None:
+    """The post's attachments with its images replaced or removed; None: not asked."""
+    from dataclasses import replace
+
+    from scheduler.attachments import fitted_images, load_images
+    from scheduler.cli.rich_options import rich_from_options
+    from scheduler.media import MediaDir
+
+    if not image and not no_images:
+        if alt:
+            raise BadInput("--alt describes an --image: give the images too")
+        return None
+    now = post.attachments
+    if no_images:
+        if not now.images:
+            raise BadInput(f"post {post.id} has no images")
+        return replace(now, images=())
+    specs = rich_from_options(image, alt, no_alt, True, None, None).images
+    media = MediaDir(settings().resolved_data_dir() / "media")
+    images, notes = fitted_images(specs, load_images(specs, media), post.platform, media)
+    for note in notes:
+        warn(note)
+    if now.card is not None:
+        warn(f"post {post.id}: the images take its one embed, so its link card goes")
+    return replace(now, images=images, card=None)
 
 
 def _thread_length(store: Store, post: PostRow) -> int:

@@ -9,9 +9,15 @@ import typer
 from posts.platform import parse_platform
 from scheduler.cli.context import settings
 from scheduler.cli.options import (
+    AltOption,
     ArticleArgument,
+    CardOption,
+    ImageOption,
     JsonOption,
+    LabelOption,
+    LangOption,
     LinkOption,
+    NoAltOption,
     NumberingOption,
     TagOption,
     TagsOnOption,
@@ -19,6 +25,7 @@ from scheduler.cli.options import (
 )
 from scheduler.cli.output import plural, print_json_rows, stdout_console, warn
 from scheduler.cli.root import app
+from scheduler.clock import utcnow
 
 
 @app.command()
@@ -32,13 +39,24 @@ def split(
     thread: ThreadOption = True,
     numbering: NumberingOption = None,
     tags_on: TagsOnOption = "all",
+    image: ImageOption = None,
+    alt: AltOption = None,
+    no_alt: NoAltOption = False,
+    card: CardOption = True,
+    lang: LangOption = None,
+    label: LabelOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Preview how ARTICLE is cut into posts for one platform (writes nothing).
+    """Preview how ARTICLE is cut into posts for one platform, with the images or link
+    card its first post would carry and what X would charge (queues nothing).
 
     Example: campaign split examples/artsakh-op-ed.txt -p x -t Artsakh -t Armenia
     """
-    from scheduler.campaigns import PostOptions, preview
+    from scheduler.campaigns import PostOptions, attachments_of, preview
+    from scheduler.cli.queue import describe_attachments
+    from scheduler.cli.rich_options import rich_from_options
+    from scheduler.costs import x_cost, x_prices
+    from scheduler.model import PlannedPost
 
     options = PostOptions(
         tags=tuple(tag) if tag else None,
@@ -46,11 +64,17 @@ def split(
         thread=thread,
         numbering=numbering,
         tags_on=tags_on,
+        rich=rich_from_options(image, alt, no_alt, card, lang, label),
     )
     chosen = parse_platform(platform)
     result = preview(article, chosen, options, settings())
-    for message in result.warnings:
+    attached = attachments_of(options, [chosen], settings())
+    for message in [*result.warnings, *attached.warnings]:
         warn(message)
+    as_planned = [
+        PlannedPost(chosen, p.seq, p.text, utcnow(), thread, attachments=attached.of(chosen, p.seq))
+        for p in result.posts
+    ]
     if json_out:
         print_json_rows(
             [
@@ -60,8 +84,9 @@ def split(
                     "text": p.text,
                     "length": p.length,
                     "limit": p.limit,
+                    "attachments": planned.attachments.as_json(),
                 }
-                for p in result.posts
+                for p, planned in zip(result.posts, as_planned, strict=True)
             ]
         )
         return
@@ -74,3 +99,9 @@ def split(
     for p in result.posts:
         table.add_row(str(p.seq), f"{p.length}/{p.limit}", p.text)
     stdout_console().print(table)
+    for planned in as_planned[:1]:
+        for line in describe_attachments(chosen, planned.seq, planned.attachments):
+            typer.echo(line)
+    cost = x_cost(as_planned, x_prices(settings())).describe()
+    if cost:
+        typer.echo(cost)

@@ -8,7 +8,7 @@ import typer
 
 from scheduler.cli.context import display_zone, iso_utc, local, open_default_store, settings
 from scheduler.cli.options import JsonOption
-from scheduler.cli.output import print_json
+from scheduler.cli.output import plural, print_json
 from scheduler.cli.root import app
 from scheduler.clock import utcnow
 from scheduler.errors import BadInput
@@ -29,6 +29,7 @@ def status(json_out: JsonOption = False) -> None:
     now = utcnow()
     with open_default_store() as store:
         overview = store.overview(now)
+        credits = store.waiting_for_credits()
     stale = settings().heartbeat_stale_seconds
     upcoming = overview.next_due
     if json_out:
@@ -38,6 +39,10 @@ def status(json_out: JsonOption = False) -> None:
                 "settings_files": files,
                 "counts": overview.counts,
                 "paused_campaigns": list(overview.paused),
+                "waiting_for_credits": [
+                    {"platform": p, "account": a, "posts": n, "until": iso_utc(until)}
+                    for p, a, n, until in credits
+                ],
                 "next_due": None
                 if upcoming is None
                 else {
@@ -70,6 +75,12 @@ def status(json_out: JsonOption = False) -> None:
     if overview.paused:
         names = ", ".join(repr(n) for n in overview.paused)
         lines.append(f"paused: {names} (their posts wait for `campaign resume`)")
+    for platform, account, waiting, until in credits:
+        who = platform if account == "default" else f"{platform} ({account})"
+        lines.append(
+            f"out of credits: {who}, {plural(waiting, 'post')} wait until "
+            f"{local(until, zone)}, or `campaign retry --campaign NAME` once credits are added"
+        )
     if upcoming is not None:
         lines.append(
             f"next due: post {upcoming.id} ({upcoming.platform}) "

@@ -8,6 +8,7 @@ Messages must never contain a secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -34,6 +35,11 @@ class RateLimited(PublishError):
         self.reset_at = reset_at
 
 
+class OutOfCredits(RateLimited):
+    """The account cannot post until someone pays (X's 402, or its usage cap): every post
+    of the account waits until `reset_at` or `campaign retry`; no attempt is spent."""
+
+
 class Permanent(PublishError):
     """400/401/403: retrying the same request will not help."""
 
@@ -45,6 +51,10 @@ class DuplicateContent(Permanent):
     def __init__(self, reason: str, existing: RemoteRef | None = None) -> None:
         super().__init__(reason)
         self.existing = existing
+
+
+# An image's bytes by its SHA-256, from the data directory (scheduler.media.MediaDir.read).
+MediaSource = Callable[[str], bytes]
 
 
 class Publisher(Protocol):

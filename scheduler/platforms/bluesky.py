@@ -28,9 +28,19 @@ from atproto import Client, Request, Session, SessionEvent, client_utils, models
 from atproto_client import exceptions as xrpc
 
 from scheduler.clock import utcnow
+from scheduler.errors import CampaignError
 from scheduler.keys import is_tid
-from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget
-from scheduler.platforms.base import Permanent, RateLimited, Transient
+from scheduler.model import (
+    NO_ATTACHMENTS,
+    Attachments,
+    Clock,
+    OutgoingPost,
+    Platform,
+    RemoteRef,
+    ReplyTarget,
+    StoredImage,
+)
+from scheduler.platforms.base import MediaSource, Permanent, RateLimited, Transient
 
 if TYPE_CHECKING:
     from scheduler.config import BlueskyCredentials
@@ -62,6 +72,7 @@ class BlueskyPublisher:
         *,
         langs: Sequence[str] | None = None,
         clock: Clock = utcnow,
+        media: MediaSource | None = None,
     ) -> None:
         self._handle = credentials.handle
         self._password = credentials.app_password
@@ -70,6 +81,7 @@ class BlueskyPublisher:
         self._timeout = timeout
         self._clock = clock
         self._langs = list(langs) if langs else None
+        self._media = media
         self._client: Any = None
         self._session: Any = None  # atproto Session, kept current by on_session_change
         # Set once the PDS refuses the password: asking again for every queued post would
@@ -114,7 +126,10 @@ class BlueskyPublisher:
                 found = self._lookup(rkey, post.text, "an earlier attempt with unknown outcome")
                 if found is not None:
                     return found
-            record = self._record(post.text, reply_to)
+            # Blobs first: an upload is not the post, so a failure here (or a crash) costs
+            # a re-upload next time, never a second post; the PDS drops unused blobs.
+            embed = self._embed(post.attachments)
+            record = self._record(post.text, reply_to, post.attachments, embed)
             try:
                 out = self._authed(
                     lambda c: c.com.atproto.repo.create_record(
@@ -202,7 +217,67 @@ class BlueskyPublisher:
 
     # -- the record ------------------------------------------------------------------
 
-    def _record(self, text: str, reply_to: ReplyTarget | None) -> dict[str, Any]:
+    def _embed(self, attached: Attachments) -> dict[str, Any] | None:
+        """The post's one embed, its blobs uploaded: images (with alt and aspect ratio),
+        else the link card (app.bsky.embed.images / app.bsky.embed.external)."""
+        if attached.images:
+            return {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {
+                        "image": self._upload(image),
+                        "alt": image.alt,
+                        "aspectRatio": {"width": image.width, "height": image.height},
+                    }
+                    for image in attached.images
+                ],
+            }
+        card = attached.card
+        if card is None:
+            return None
+        external: dict[str, Any] = {
+            "uri": card.uri,
+            "title": card.title,
+            "description": card.description,
+        }
+        if card.thumb is not None:
+            external["thumb"] = self._upload(card.thumb)
+        return {"$type": "app.bsky.embed.external", "external": external}
+
+    def _upload(self, image: StoredImage) -> dict[str, Any]:
+        """uploadBlob, with the image's type (the SDK would send */*); the blob's ref."""
+        if self._media is None:
+            raise Permanent("the post has images but this publisher has no media directory")
+        try:
+            data = self._media(image.sha256)
+        except CampaignError as exc:
+            raise Permanent(str(exc)) from None
+        try:
+            out = self._authed(
+                lambda c: c.com.atproto.repo.upload_blob(data, headers={"Content-Type": image.mime})
+            )
+        except xrpc.RateLimitExceededError as exc:
+            raise _rate_limited("Bluesky rate limit on uploadBlob", exc, self._clock()) from None
+        except (xrpc.BadRequestError, xrpc.UnauthorizedError) as exc:
+            raise Permanent(f"Bluesky refused the image: {_describe(exc)}") from None
+        except xrpc.RequestErrorBase as exc:
+            if _status(exc) == 413:
+                raise Permanent(
+                    f"Bluesky refused the image as too large ({image.size:,} bytes)"
+                ) from None
+            raise Transient(f"image upload failed: {_describe(exc)}") from None
+        except (httpx.HTTPError, xrpc.AtProtocolError) as exc:
+            raise Transient(f"image upload failed: {_describe(exc)}") from None
+        blob: dict[str, Any] = out.blob.model_dump(by_alias=True, exclude_none=True)
+        return blob
+
+    def _record(
+        self,
+        text: str,
+        reply_to: ReplyTarget | None,
+        attached: Attachments = NO_ATTACHMENTS,
+        embed: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
             "text": text,
@@ -214,8 +289,16 @@ class BlueskyPublisher:
         facets = build_facets(text)
         if facets:
             record["facets"] = facets
-        if self._langs:
-            record["langs"] = self._langs
+        langs = list(attached.langs) or self._langs
+        if langs:
+            record["langs"] = langs
+        if embed is not None:
+            record["embed"] = embed
+        if attached.labels:
+            record["labels"] = {
+                "$type": "com.atproto.label.defs#selfLabels",
+                "values": [{"val": label} for label in attached.labels],
+            }
         if reply_to is not None:
             record["reply"] = {
                 "root": _strong_ref(reply_to.root, "root"),

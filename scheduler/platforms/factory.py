@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from scheduler.clock import utcnow
 from scheduler.config import Settings
 from scheduler.errors import MissingCredentials
 from scheduler.model import Clock, Platform
-from scheduler.platforms.base import Publisher
+from scheduler.platforms.base import MediaSource, Publisher
 
 
 def build_publisher(settings: Settings, platform: Platform, clock: Clock = utcnow) -> Publisher:
     """The real adapter; raises MissingCredentials naming what is unset."""
+    media = _media_reader(settings.resolved_data_dir() / "media")
     if platform is Platform.X:
         from scheduler.platforms.x import XPublisher
 
-        return XPublisher(settings.x_credentials(), clock=clock)
+        return XPublisher(
+            settings.x_credentials(),
+            clock=clock,
+            media=media,
+            credits_wait=timedelta(seconds=settings.x_credits_wait_seconds),
+        )
     from scheduler.platforms.bluesky import BlueskyPublisher
 
     return BlueskyPublisher(
         settings.bluesky_credentials(),
         session_path=settings.resolved_data_dir() / "bluesky-session",
         clock=clock,
+        media=media,
     )
+
+
+def _media_reader(root: Path) -> MediaSource:
+    """Images' bytes from the data directory; Pillow loads only once a post has one."""
+
+    def read(sha256: str) -> bytes:
+        from scheduler.media import MediaDir
+
+        return MediaDir(root).read(sha256)
+
+    return read
 
 
 def build_publishers(

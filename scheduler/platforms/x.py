@@ -10,6 +10,7 @@ which fails the post with what we found.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import re
@@ -25,9 +26,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 
 from scheduler.clock import utcnow
-from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.errors import CampaignError
+from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget, StoredImage
 from scheduler.platforms.base import (
     DuplicateContent,
+    MediaSource,
+    OutOfCredits,
     Permanent,
     PublishError,
     RateLimited,
@@ -51,6 +55,12 @@ DEFAULT_WAIT = timedelta(minutes=15)
 PAST_RESET_WAIT = timedelta(minutes=1)
 TIMELINE_PAGE_SIZE = 100  # the most get_users_tweets returns per page
 TIMELINE_PAGES = LATEST // TIMELINE_PAGE_SIZE
+# X API v2 media (docs.x.com/x-api/media/upload-media, media-metadata): one multipart
+# request an image (5 MB at most, checked at queue time), then its alt text.
+MEDIA_UPLOAD = "/2/media/upload"
+MEDIA_METADATA = "/2/media/metadata"
+# What X answers when the account's prepaid credits ran out (pay-per-use API, 2026).
+PAYMENT_REQUIRED = 402
 
 _TCO = re.compile(r"https?://t\.co/\w+")
 # What X may have replaced by a t.co link: one token with a dot in it (URL or bare domain).
@@ -147,11 +157,19 @@ class XPublisher:
     platform = Platform.X
 
     def __init__(
-        self, credentials: XCredentials, timeout: float = 30.0, clock: Clock = utcnow
+        self,
+        credentials: XCredentials,
+        timeout: float = 30.0,
+        clock: Clock = utcnow,
+        *,
+        media: MediaSource | None = None,
+        credits_wait: timedelta = timedelta(hours=1),
     ) -> None:
         _REDACTOR.add(credentials.secrets())
         self._timeout = timeout
         self._clock = clock
+        self._media = media
+        self._credits_wait = credits_wait
         self._client: Any = tweepy.Client(
             consumer_key=credentials.api_key,
             consumer_secret=credentials.api_secret,
@@ -174,11 +192,18 @@ class XPublisher:
         session.trust_env = False
         session.mount(f"{X_API}/", _XAdapter(gateway, timeout, env["proxies"]))
         self._me: tuple[str, str] | None = None  # (user id, username)
+        self._reads = 0  # the account's posts read back during the current publish
 
     def __repr__(self) -> str:
         return "XPublisher()"  # the tweepy client inside holds the credentials
 
     def publish(self, post: OutgoingPost, reply_to: ReplyTarget | None) -> RemoteRef:
+        # X bills each post read back: the log says how many a recovery read.
+        self._reads = 0
+        ref = self._publish(post, reply_to)
+        return dataclasses.replace(ref, reads=self._reads) if self._reads else ref
+
+    def _publish(self, post: OutgoingPost, reply_to: ReplyTarget | None) -> RemoteRef:
         parent = None
         if reply_to is not None:
             parent = reply_to.parent.id
@@ -190,9 +215,13 @@ class XPublisher:
             if found is not None:
                 return found
 
+        # Uploads come first and are not the irreversible step: a failure or a crash here
+        # costs a re-upload next time, never a second post. Media ids expire (24 h), so
+        # they are made now, at publish time, never stored.
+        media_ids = [self._upload(image) for image in post.attachments.images] or None
         try:
             response = self._client.create_tweet(
-                text=post.text, in_reply_to_tweet_id=parent, user_auth=True
+                text=post.text, in_reply_to_tweet_id=parent, media_ids=media_ids, user_auth=True
             )
         except tweepy.Forbidden as exc:
             if _is_duplicate(exc):
@@ -207,6 +236,59 @@ class XPublisher:
             # A success without an id: the post most likely exists, so look before retrying.
             raise Transient("X accepted the post but returned no id", ambiguous=True)
         return RemoteRef(id=str(tweet_id), url=status_url(str(tweet_id)))
+
+    def _upload(self, image: StoredImage) -> str:
+        """Upload one image through X API v2 and set its alt text; its media id.
+
+        Signed with tweepy's own OAuth 1.0a handler and sent on tweepy's session, so the
+        requests go through the same adapter (gateway, timeout) and the same redaction
+        as every other call; the official xdk would bring a second HTTP stack and its own
+        OAuth for two endpoints."""
+        if self._media is None:
+            raise Permanent("the post has images but this publisher has no media directory")
+        try:
+            data = self._media(image.sha256)
+        except CampaignError as exc:
+            raise Permanent(str(exc)) from None
+        body = self._send(
+            "POST",
+            MEDIA_UPLOAD,
+            files={"media": (f"image.{image.mime.split('/')[-1]}", data, image.mime)},
+            data={"media_category": "tweet_image", "media_type": image.mime},
+        )
+        media_id = str((body.get("data") or {}).get("id") or "")
+        if not media_id:
+            raise Transient("X accepted the image upload but returned no media id")
+        if image.alt:
+            self._send(
+                "POST",
+                MEDIA_METADATA,
+                json={"id": media_id, "metadata": {"alt_text": {"text": image.alt}}},
+            )
+        return media_id
+
+    def _send(self, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        """A v2 request tweepy has no method for (multipart uploads), with tweepy's errors."""
+        handler = tweepy.OAuth1UserHandler(
+            self._client.consumer_key,
+            self._client.consumer_secret,
+            self._client.access_token,
+            self._client.access_token_secret,
+        )
+        try:
+            with self._client.session.request(
+                method,
+                X_API + route,
+                auth=handler.apply_auth(),
+                headers={"User-Agent": self._client.user_agent},
+                **kwargs,
+            ) as response:
+                _raise_for_status(response)
+                answer = response.json() if response.content else {}
+        except (tweepy.TweepyException, requests.RequestException, ValueError) as exc:
+            # Not the post: whatever happened, nothing was published.
+            raise self._translate(exc, may_have_posted=False) from exc
+        return answer if isinstance(answer, dict) else {}
 
     def check(self) -> str:
         user_id, username = self._whoami(refresh=True)
@@ -271,6 +353,7 @@ class XPublisher:
             if token:
                 params["pagination_token"] = token
             response = self._read(self._client.get_users_tweets, user_id, **params)
+            self._reads += len(response.data or [])
             for tweet in response.data or []:
                 if same_text(text, str(tweet.text)):
                     if _replied_to(tweet) == parent:
@@ -296,7 +379,13 @@ class XPublisher:
             raise self._translate(exc, may_have_posted=False) from exc
 
     def _translate(self, exc: Exception, *, may_have_posted: bool) -> PublishError:
-        return _error_kind(exc, self._timeout, self._clock(), may_have_posted=may_have_posted)
+        return _error_kind(
+            exc,
+            self._timeout,
+            self._clock(),
+            may_have_posted=may_have_posted,
+            credits_wait=self._credits_wait,
+        )
 
 
 def _recovered(tweet_id: str, after: str) -> RemoteRef:
@@ -336,20 +425,69 @@ def _replied_to(tweet: Any) -> str | None:
     return None
 
 
+def _raise_for_status(response: requests.Response) -> None:
+    """tweepy.Client.request's mapping of statuses onto its exceptions."""
+    status = response.status_code
+    errors: dict[int, type[tweepy.HTTPException]] = {
+        400: tweepy.BadRequest,
+        401: tweepy.Unauthorized,
+        403: tweepy.Forbidden,
+        404: tweepy.NotFound,
+        429: tweepy.TooManyRequests,
+    }
+    if status in errors:
+        raise errors[status](response)
+    if status >= 500:
+        raise tweepy.TwitterServerError(response)
+    if not 200 <= status < 300:
+        raise tweepy.HTTPException(response)
+
+
 def _is_duplicate(exc: Any) -> bool:
     messages = [str(m).lower() for m in getattr(exc, "api_messages", [])]
     # 187 is v1.1's "Status is a duplicate.", which some gateways still pass through.
     return any("duplicate content" in m for m in messages) or 187 in getattr(exc, "api_codes", [])
 
 
+def _usage_capped(exc: tweepy.HTTPException) -> bool:
+    """X's monthly usage cap answers 429 with the problem type .../problems/usage-capped
+    (docs.x.com/x-api/fundamentals/post-cap), not a 15-minute window."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return False
+    kind = str(body.get("type", "")) if isinstance(body, dict) else ""
+    title = str(body.get("title", "")) if isinstance(body, dict) else ""
+    return kind.endswith("/usage-capped") or title == "UsageCapExceeded"
+
+
 def _error_kind(
-    exc: Exception, timeout: float, now: datetime, *, may_have_posted: bool
+    exc: Exception,
+    timeout: float,
+    now: datetime,
+    *,
+    may_have_posted: bool,
+    credits_wait: timedelta = timedelta(hours=1),
 ) -> PublishError:
     """Map a tweepy or requests failure onto the error kinds the dispatcher acts on."""
     if isinstance(exc, tweepy.HTTPException):
         response = exc.response
         status = int(response.status_code)
         said = _detail(exc)
+        if status == PAYMENT_REQUIRED or _usage_capped(exc):
+            # Not this post's fault: every post of the account waits until credits are
+            # bought (then `campaign retry`) or the wait is over; no attempt is spent.
+            until = now + credits_wait
+            why = (
+                "out of credits (402 Payment Required)"
+                if status == PAYMENT_REQUIRED
+                else ("over its usage cap (429)")
+            )
+            return OutOfCredits(
+                f"the X account is {why}: {said}; its posts wait until "
+                f"{until:%Y-%m-%d %H:%M} UTC, or `campaign retry` once credits are added",
+                until,
+            )
         if isinstance(exc, tweepy.TooManyRequests):
             reset_at = _reset_at(response.headers, now)
             return RateLimited(

@@ -16,6 +16,7 @@ from scheduler.keys import new_idempotency_key
 from scheduler.model import (
     CANCELLABLE,
     RETRYABLE,
+    WAITING_FOR_CREDITS,
     CampaignChanges,
     CampaignRow,
     Job,
@@ -174,6 +175,12 @@ class Store:
         re-planned from now with their spacing kept."""
         with self._db.write() as conn:
             ids = self._targets(conn, post_ids, campaign, RETRYABLE)
+            if campaign is not None:  # and those waiting for their account's credits
+                ids += [
+                    row.id
+                    for row in queries.list_posts(conn, campaign, statuses=[Status.QUEUED])
+                    if (row.last_error or "").startswith(WAITING_FOR_CREDITS)
+                ]
             return lifecycle.retry(conn, ids, now)
 
     def cancel_keeping_threads(self, post_ids: Sequence[int], *, now: datetime) -> list[Rethreaded]:
@@ -290,6 +297,11 @@ class Store:
             if post_id is not None and not queries.list_posts(conn, post_ids=[post_id]):
                 raise NotFound(f"no post with id {post_id}")
             return read_log(conn, campaign, post_id, platform, kinds, since, limit)
+
+    def waiting_for_credits(self) -> list[tuple[Platform, str, int, datetime]]:
+        """(platform, account, posts, until) for each account out of credits."""
+        with self._db.read() as conn:
+            return queries.waiting_for_credits(conn)
 
     def overview(self, now: datetime) -> Overview:
         with self._db.read() as conn:

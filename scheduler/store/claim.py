@@ -20,7 +20,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, bindparam, exists, or_, select, text, update
 
-from scheduler.model import Job, Kind, OutgoingPost, Platform, RemoteRef, ReplyTarget, Status
+from scheduler.model import (
+    Attachments,
+    Job,
+    Kind,
+    OutgoingPost,
+    Platform,
+    RemoteRef,
+    ReplyTarget,
+    Status,
+)
 from scheduler.store.log import add_events
 from scheduler.store.models import CAMPAIGNS, POSTS, UTCDateTime
 
@@ -97,6 +106,7 @@ _TAKE = (
         _P.root_id,
         _P.next_attempt_at,
         _P.revision,
+        _P.attachments,
     )
 )
 _REFS = select(_P.id, _P.remote_id, _P.remote_url, _P.remote_uri, _P.remote_cid).where(
@@ -174,6 +184,7 @@ def _jobs(conn: Connection, claimed: Sequence[Any]) -> list[Job]:
                     idempotency_key=p.idempotency_key,
                     attempt=p.attempts + 1,
                     ambiguous=p.ambiguous,
+                    attachments=Attachments.from_json(p.attachments),
                 ),
                 account=p.account,
                 reply_to=reply_to,

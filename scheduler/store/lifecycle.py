@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, and_, bindparam, case, select, text, update
+from sqlalchemy import Connection, String, Text, and_, bindparam, case, func, select, text, update
 
 from scheduler.errors import BadInput, NotFound
 from scheduler.model import (
     CANCELLABLE,
     RETRYABLE,
+    WAITING_FOR_CREDITS,
     Deferred,
     Duplicate,
     Failed,
@@ -217,6 +218,8 @@ def record(conn: Connection, job: Job, outcome: Outcome, worker: str, now: datet
                 next_attempt_at=outcome.at.isoformat(),
             )
         return changed
+    if isinstance(outcome, Deferred) and outcome.credits:
+        return _out_of_credits(conn, job, outcome, worker, now)
     if isinstance(outcome, Deferred):  # not counted as an attempt
         changed = _update_owned(
             conn,
@@ -329,6 +332,8 @@ def _published_event(ref: RemoteRef, revision: int = 1) -> tuple[Kind, dict[str,
         detail["revision"] = revision
     if ref.note:
         detail["note"] = ref.note
+    if ref.reads:
+        detail["reads"] = ref.reads
     return (Kind.RECOVERED if ref.recovered else Kind.PUBLISHED), detail
 
 
@@ -395,6 +400,7 @@ def _load(conn: Connection, post_ids: Sequence[int]) -> dict[int, Any]:
             _P.parent_id,
             _P.scheduled_at,
             _P.remote_id,
+            _P.last_error,
         ).where(_P.id.in_(possible))
     ).all()
     found = {row.id: row for row in rows}
@@ -422,6 +428,57 @@ def cancel(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[int
     return sorted(posts)
 
 
+def _out_of_credits(
+    conn: Connection, job: Job, outcome: Deferred, worker: str, now: datetime
+) -> bool:
+    """The account cannot post until it pays: this post and every queued post of the
+    account due before `until` wait until then (no attempt spent), with one event."""
+    reason = WAITING_FOR_CREDITS + outcome.reason
+    changed = _update_owned(
+        conn,
+        job.post_id,
+        worker,
+        status=Status.QUEUED,
+        next_attempt_at=outcome.until,
+        last_error=reason,
+        updated_at=now,
+    )
+    if not changed or outcome.passed_on:
+        return changed  # the post that was refused says it for the account
+    others = conn.execute(
+        update(POSTS)
+        .where(
+            _P.platform == job.platform,
+            _P.account == job.account,
+            _P.status == Status.QUEUED,
+            _P.next_attempt_at < outcome.until,
+            _P.id != job.post_id,
+        )
+        .values(next_attempt_at=outcome.until, last_error=reason, updated_at=now)
+    ).rowcount
+    # The rest of this worker's batch for the account follows (passed on, not asked).
+    in_batch = conn.scalar(
+        select(func.count()).where(
+            _P.platform == job.platform,
+            _P.account == job.account,
+            _P.status == Status.PUBLISHING,
+            _P.lease_owner == worker,
+        )
+    )
+    add_event(
+        conn,
+        job.post_id,
+        Kind.OUT_OF_CREDITS,
+        now,
+        worker,
+        reason=outcome.reason,
+        until=outcome.until.isoformat(),
+        waiting=others + 1 + int(in_batch or 0),
+        account=job.account,
+    )
+    return True
+
+
 def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[Requeued]:
     """Failed, held or cancelled posts go back to the queue, at their time, or re-planned
     from now when that time has passed (see _replanned)."""
@@ -432,6 +489,8 @@ def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[Requ
     )
     for post_id in sorted(posts):
         post = posts[post_id]
+        if _waits_for_credits(post):
+            continue  # queued, held back for its account's credits: due again now
         if post.status not in RETRYABLE:
             raise BadInput(
                 f"post {post_id} is {post.status}; only failed, held or cancelled posts are retried"
@@ -471,6 +530,10 @@ def retry(conn: Connection, post_ids: Sequence[int], now: datetime) -> list[Requ
         add_event(conn, post_id, Kind.REQUEUED, now, **detail)
         requeued.append(Requeued(post_id, was, due, post_id in replanned))
     return requeued
+
+
+def _waits_for_credits(post: Any) -> bool:
+    return post.status == Status.QUEUED and (post.last_error or "").startswith(WAITING_FOR_CREDITS)
 
 
 def _replanned(posts: dict[int, Any], now: datetime) -> tuple[dict[int, datetime], set[int]]:

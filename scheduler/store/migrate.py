@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from scheduler.errors import BadInput, CampaignError
 
-HEAD = "0003"
+HEAD = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same for every daemon of this project.
 _PG_MIGRATION_LOCK = 7_424_617

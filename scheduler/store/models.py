@@ -109,6 +109,8 @@ class Post(Base):
     body: Mapped[str | None] = mapped_column(Text)
     # 1, then one more for each edit: the claim and the publish log which text went out.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Images, a link card, languages, labels (model.Attachments as JSON); null: bare text.
+    attachments: Mapped[dict[str, Any] | None]
     scheduled_at: Mapped[datetime]
     status: Mapped[Status] = mapped_column(_StrEnumColumn(Status), default=Status.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,7 +11,15 @@ from typing import Any, cast
 from sqlalchemy import Connection, func, insert, select, update
 
 from scheduler.errors import NotFound
-from scheduler.model import PENDING, Platform, PostRow, SameText, Status, WorkerRow
+from scheduler.model import (
+    PENDING,
+    WAITING_FOR_CREDITS,
+    Platform,
+    PostRow,
+    SameText,
+    Status,
+    WorkerRow,
+)
 from scheduler.store.models import WORKERS, Campaign, Post, Worker
 
 # Post ids are a 32-bit INTEGER column on PostgreSQL (64-bit on SQLite, which never gets
@@ -36,6 +44,7 @@ _POST_COLUMNS = (
     Post.text,
     Post.body,
     Post.revision,
+    Post.attachments.label("attachments_json"),
 )
 
 
@@ -74,6 +83,21 @@ def list_posts(
         query = query.limit(min(limit, 2**31 - 1))
     # Positional, in _POST_COLUMNS' order: a dict per row cost a tenth of `list`.
     return [PostRow(*cast(tuple[Any, ...], row)) for row in conn.execute(query)]
+
+
+def waiting_for_credits(conn: Connection) -> list[tuple[Platform, str, int, datetime]]:
+    """Per platform and account whose credits ran out: how many queued posts wait, and
+    until when."""
+    rows = conn.execute(
+        select(Post.platform, Post.account, func.count(), func.max(Post.next_attempt_at))
+        .where(
+            Post.status == Status.QUEUED,
+            Post.last_error.startswith(WAITING_FOR_CREDITS, autoescape=True),
+        )
+        .group_by(Post.platform, Post.account)
+        .order_by(Post.platform, Post.account)
+    )
+    return [(row[0], row[1], int(row[2]), row[3]) for row in rows]
 
 
 def same_texts(conn: Connection, planned: Collection[tuple[Platform, str, str]]) -> list[SameText]:

@@ -52,6 +52,7 @@ _ROW = select(
     _P.next_attempt_at,
     _P.text,
     _P.revision,
+    _P.attachments,
     _P.ambiguous,
 )
 # Posts that will still go out, whose place in a thread's order matters.
@@ -115,14 +116,18 @@ def set_texts(conn: Connection, changes: Sequence[TextChange], now: datetime) ->
             )
     for change in changes:
         row = rows[change.post_id]
+        values: dict[str, Any] = {"text": change.new, "body": change.body}
+        detail: dict[str, Any] = {"old": row.text, "new": change.new}
+        if change.attachments is not None:
+            values["attachments"] = change.attachments.as_json() or None
+            detail["old_attachments"] = row.attachments or {}
+            detail["new_attachments"] = change.attachments.as_json()
         conn.execute(
             update(POSTS)
             .where(_P.id == row.id)
-            .values(text=change.new, body=change.body, revision=row.revision + 1, updated_at=now)
+            .values(**values, revision=row.revision + 1, updated_at=now)
         )
-        add_event(
-            conn, row.id, Kind.EDITED, now, old=row.text, new=change.new, revision=row.revision + 1
-        )
+        add_event(conn, row.id, Kind.EDITED, now, **detail, revision=row.revision + 1)
 
 
 def set_times(conn: Connection, changes: Sequence[TimeChange], now: datetime) -> None:

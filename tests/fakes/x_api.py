@@ -160,7 +160,7 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: str  # "fail" | "rate_limit" | "delay" | "drop"
+    kind: str  # "fail" | "rate_limit" | "usage_cap" | "delay" | "drop"
     status: int = 503
     seconds: float = 0.0
     daily_reset_in: float | None = None
@@ -307,6 +307,11 @@ class FakeX:
             endpoint, n, _Fault("rate_limit", seconds=reset_in, daily_reset_in=daily_reset_in)
         )
 
+    def usage_capped_next(self, n: int = 1, *, endpoint: str = CREATE_TWEET) -> None:
+        """429 for the app's monthly usage cap, not a 15-minute window: X's problem type
+        .../problems/usage-capped (docs.x.com/x-api/fundamentals/post-cap)."""
+        self._add(endpoint, n, _Fault("usage_cap"))
+
     def delay_next(self, seconds: float, n: int = 1, *, endpoint: str = CREATE_TWEET) -> None:
         """Do the work (store the tweet), then wait before answering."""
         self._add(endpoint, n, _Fault("delay", seconds=seconds))
@@ -380,6 +385,17 @@ class FakeX:
             return self._with_limits(endpoint, _problem(fault.status, phrase, phrase))
         if fault is not None and fault.kind == "rate_limit":
             return self._rate_limited(endpoint, fault)
+        if fault is not None and fault.kind == "usage_cap":
+            return _Answer(
+                429,
+                {
+                    "title": "UsageCapExceeded",
+                    "detail": "Usage cap exceeded: Monthly product cap",
+                    "type": "https://api.twitter.com/2/problems/usage-capped",
+                    "period": "Monthly",
+                    "scope": "Product",
+                },
+            )
 
         query = parse_qs(parts.query)
         with self._lock:
