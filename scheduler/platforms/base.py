@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget
+from scheduler.errors import CampaignError
+from scheduler.model import OutgoingPost, Platform, RemoteRef, ReplyTarget, StoredImage
 
 
 class PublishError(Exception):
@@ -55,6 +56,17 @@ class DuplicateContent(Permanent):
 
 # An image's bytes by its SHA-256, from the data directory (scheduler.media.MediaDir.read).
 MediaSource = Callable[[str], bytes]
+
+
+def image_bytes(media: MediaSource | None, image: StoredImage) -> bytes:
+    """An image's bytes for its upload; Permanent when the data directory lost them
+    (no retry brings them back: the post must be queued again with its image)."""
+    if media is None:
+        raise Permanent("the post has images but this publisher has no media directory")
+    try:
+        return media(image.sha256)
+    except CampaignError as exc:
+        raise Permanent(str(exc)) from None
 
 
 class Publisher(Protocol):

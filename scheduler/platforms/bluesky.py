@@ -28,7 +28,6 @@ from atproto import Client, Request, Session, SessionEvent, client_utils, models
 from atproto_client import exceptions as xrpc
 
 from scheduler.clock import utcnow
-from scheduler.errors import CampaignError
 from scheduler.keys import is_tid
 from scheduler.model import (
     NO_ATTACHMENTS,
@@ -40,7 +39,13 @@ from scheduler.model import (
     ReplyTarget,
     StoredImage,
 )
-from scheduler.platforms.base import MediaSource, Permanent, RateLimited, Transient
+from scheduler.platforms.base import (
+    MediaSource,
+    Permanent,
+    RateLimited,
+    Transient,
+    image_bytes,
+)
 
 if TYPE_CHECKING:
     from scheduler.config import BlueskyCredentials
@@ -246,12 +251,7 @@ class BlueskyPublisher:
 
     def _upload(self, image: StoredImage) -> dict[str, Any]:
         """uploadBlob, with the image's type (the SDK would send */*); the blob's ref."""
-        if self._media is None:
-            raise Permanent("the post has images but this publisher has no media directory")
-        try:
-            data = self._media(image.sha256)
-        except CampaignError as exc:
-            raise Permanent(str(exc)) from None
+        data = image_bytes(self._media, image)
         try:
             out = self._authed(
                 lambda c: c.com.atproto.repo.upload_blob(data, headers={"Content-Type": image.mime})

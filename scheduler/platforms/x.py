@@ -26,7 +26,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 
 from scheduler.clock import utcnow
-from scheduler.errors import CampaignError
 from scheduler.model import Clock, OutgoingPost, Platform, RemoteRef, ReplyTarget, StoredImage
 from scheduler.platforms.base import (
     DuplicateContent,
@@ -36,6 +35,7 @@ from scheduler.platforms.base import (
     PublishError,
     RateLimited,
     Transient,
+    image_bytes,
 )
 
 if TYPE_CHECKING:
@@ -244,12 +244,7 @@ class XPublisher:
         requests go through the same adapter (gateway, timeout) and the same redaction
         as every other call; the official xdk would bring a second HTTP stack and its own
         OAuth for two endpoints."""
-        if self._media is None:
-            raise Permanent("the post has images but this publisher has no media directory")
-        try:
-            data = self._media(image.sha256)
-        except CampaignError as exc:
-            raise Permanent(str(exc)) from None
+        data = image_bytes(self._media, image)
         body = self._send(
             "POST",
             MEDIA_UPLOAD,
