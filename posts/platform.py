@@ -41,6 +41,12 @@ class Profile:
     # Whether the post carries a link card we build (False: the platform draws its own;
     # the card's limits: scheduler.linkcard).
     link_cards: bool = False
+    # How many languages a post may name (0: the platform takes none), and whether it
+    # takes self-labels (content warnings for graphic media and the like).
+    max_langs: int = 0
+    self_labels: bool = False
+    # The platform's name in sentences ("over Bluesky's 2 MB").
+    name: str = ""
 
 
 PROFILES: dict[Platform, Profile] = {
@@ -53,6 +59,7 @@ PROFILES: dict[Platform, Profile] = {
         url_length=23,
         max_images=4,
         max_image_bytes=5 * 1024 * 1024,
+        name="X",
     ),
     # app.bsky.feed.post lexicon: text maxGraphemes 300, maxLength 3000 (bytes).
     # app.bsky.embed.images: 4 images, 2,000,000 bytes each.
@@ -63,6 +70,10 @@ PROFILES: dict[Platform, Profile] = {
         max_images=4,
         max_image_bytes=2_000_000,
         link_cards=True,
+        # app.bsky.feed.post: langs maxLength 3; labels: com.atproto.label.defs#selfLabels.
+        max_langs=3,
+        self_labels=True,
+        name="Bluesky",
     ),
 }
 

@@ -37,7 +37,6 @@ _BCP47 = regex.compile(
     r"|x(?:-[a-z0-9]{1,8})+"
 )
 MAX_LANGS = 3  # app.bsky.feed.post: langs maxLength 3
-_NAMES = {Platform.X: "X", Platform.BLUESKY: "Bluesky"}
 
 
 @dataclass(frozen=True)
@@ -119,10 +118,12 @@ def attach(
     originals = load_images(rich.images, media)
     warnings: list[str] = []
     card: LinkCard | None = None
-    wants_card = link is not None and rich.card and any(PROFILES[p].link_cards for p in platforms)
+    carded = [p for p in platforms if PROFILES[p].link_cards]
+    wants_card = link is not None and rich.card and bool(carded)
     if wants_card and originals:
-        warnings.append(
-            "bluesky: the images take the first post's one embed, so the link gets no card"
+        warnings.extend(
+            f"{p}: the images take the first post's one embed, so the link gets no card"
+            for p in carded
         )
     elif wants_card and link is not None:
         from scheduler.linkcard import fetch_card
@@ -133,23 +134,30 @@ def attach(
             allow_private=settings.allow_private_links,
             timeout=settings.link_timeout_seconds,
         )
-        warnings.extend(f"bluesky: {w}" for w in said)
+        warnings.extend(f"{p}: {w}" for p in carded for w in said)
     first: dict[Platform, Attachments] = {}
     rest: dict[Platform, Attachments] = {}
     for platform in dict.fromkeys(platforms):
         profile = PROFILES[platform]
         images, notes = fitted_images(rich.images, originals, platform, media)
         warnings.extend(notes)
-        # Languages and labels are Bluesky's record fields; X has neither.
-        own_langs = langs if platform is Platform.BLUESKY else ()
-        own_labels = labels if platform is Platform.BLUESKY else ()
-        rest[platform] = Attachments(langs=own_langs, labels=own_labels)
+        rest[platform] = carried(platform, langs, labels)
         first[platform] = replace(
             rest[platform],
             images=tuple(images),
             card=card if profile.link_cards and not images else None,
         )
     return Attached(first, rest, tuple(warnings))
+
+
+def carried(platform: Platform, langs: Sequence[str], labels: Sequence[str]) -> Attachments:
+    """What every post of a campaign carries on `platform`: as many of its languages as
+    the platform takes (none on X), its labels where the platform has self-labels."""
+    profile = PROFILES[platform]
+    return Attachments(
+        langs=tuple(langs[: profile.max_langs]),
+        labels=tuple(labels) if profile.self_labels else (),
+    )
 
 
 def load_images(specs: Sequence[ImageSpec], media: MediaDir) -> list[StoredImage]:
@@ -183,7 +191,7 @@ def fitted_images(
             profile.max_image_bytes,
             media,
             label=spec.path.name,
-            platform_name=_NAMES[platform],
+            platform_name=PROFILES[platform].name or str(platform),
             strip_metadata=True,
         )
         if note:
@@ -202,6 +210,7 @@ __all__ = [
     "Rich",
     "attach",
     "campaign_langs",
+    "carried",
     "check_labels",
     "check_langs",
     "fitted_images",

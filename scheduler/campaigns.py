@@ -67,11 +67,13 @@ class Budget:
 
 
 def budgets(settings: Settings) -> dict[Platform, Budget]:
+    """Each platform's budget, from its CAMPAIGN_<PLATFORM>_BUDGET_* settings."""
     return {
-        Platform.X: Budget(settings.x_budget_posts, settings.x_budget_window_seconds),
-        Platform.BLUESKY: Budget(
-            settings.bluesky_budget_posts, settings.bluesky_budget_window_seconds
-        ),
+        p: Budget(
+            int(getattr(settings, f"{p.value}_budget_posts")),
+            int(getattr(settings, f"{p.value}_budget_window_seconds")),
+        )
+        for p in Platform
     }
 
 

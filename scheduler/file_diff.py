@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from posts.platform import PROFILES
 from posts.split import body_of
+from scheduler.attachments import carried
 from scheduler.campaign_file import CampaignFile, FilePost
 from scheduler.errors import BadInput
 from scheduler.model import (
@@ -93,13 +95,13 @@ class _Diff:
             images = ()
         if [(i.source, i.alt) for i in images] == [(i.source, i.alt) for i in now.images]:
             images = now.images
-        bluesky = post.platform is Platform.BLUESKY
+        every = carried(post.platform, file.settings.langs, file.settings.labels)
         return replace(
             now,
             images=images,
             card=None if images else card,
-            langs=file.settings.langs if bluesky else (),
-            labels=file.settings.labels if bluesky else (),
+            langs=every.langs,
+            labels=every.labels,
         )
 
     def check_text(self, post: FilePost, label: str) -> bool:
@@ -159,8 +161,8 @@ def diff_campaign(
         row = _match(d, post, file.name, mine, by_place, by_id)
         if row is None:
             if len(d.refusals) == before:  # no id and no place taken: a new post
-                first_bluesky = post.platform is Platform.BLUESKY and post.seq == 1
-                start = card if campaign is None and first_bluesky else None
+                carded = PROFILES[post.platform].link_cards and post.seq == 1
+                start = card if campaign is None and carded else None
                 attached = d.attachments(post, file, images_of, NO_ATTACHMENTS, start)
                 added.append(_new_post(d, post, file, totals, attached))
             continue

@@ -31,8 +31,6 @@ from scheduler.plan import parse_duration, parse_shift, parse_when, repeated_tim
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-PLATFORM_NAMES = {Platform.X: "X", Platform.BLUESKY: "Bluesky"}
-
 
 def framing(platform: Platform, settings: CampaignSettings) -> SplitOptions:
     """How the campaign's posts on `platform` were framed: its split options."""
@@ -49,7 +47,7 @@ def framing(platform: Platform, settings: CampaignSettings) -> SplitOptions:
 def check_fits(platform: Platform, text: str, what: str) -> None:
     """Refuse a text the platform would refuse, with its measured length."""
     profile = PROFILES[platform]
-    name = PLATFORM_NAMES.get(platform, str(platform))
+    name = PROFILES[platform].name or str(platform)
     length = measure(profile, text)
     if length > profile.limit:
         unit = (

@@ -8,6 +8,7 @@ import typer
 
 from posts.platform import Platform, parse_platform
 from scheduler.cli.context import settings
+from scheduler.cli.options import PLATFORM_NAMES
 from scheduler.cli.root import app
 from scheduler.errors import CampaignError, MissingCredentials
 
@@ -18,7 +19,7 @@ app.add_typer(accounts_app, name="accounts")
 @accounts_app.command("check")
 def check(
     platform: Annotated[
-        list[str] | None, typer.Option("--platform", "-p", help="x and/or bluesky (default both).")
+        list[str] | None, typer.Option("--platform", "-p", help=f"{PLATFORM_NAMES} (default all).")
     ] = None,
 ) -> None:
     """Check the configured credentials (X: who am I; Bluesky: log in or resume)."""

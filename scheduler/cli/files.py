@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from posts.platform import Platform
+from posts.platform import PROFILES
 from scheduler.cli.context import iso_utc, open_default_store, settings
 from scheduler.cli.options import (
     AllowPastOption,
@@ -348,7 +348,7 @@ def _card_for(wanted: CampaignFile) -> LinkCard | None:
     from scheduler.media import MediaDir
 
     link = wanted.settings.link
-    first = [p for p in wanted.posts if p.platform is Platform.BLUESKY and p.seq == 1]
+    first = [p for p in wanted.posts if PROFILES[p.platform].link_cards and p.seq == 1]
     if link is None or not wanted.settings.card or not first or first[0].images:
         return None
     config = settings()
@@ -359,7 +359,7 @@ def _card_for(wanted: CampaignFile) -> LinkCard | None:
         timeout=config.link_timeout_seconds,
     )
     for note in said:
-        warn(f"bluesky: {note}")
+        warn(f"{first[0].platform}: {note}")
     return card
 
 

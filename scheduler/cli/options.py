@@ -15,9 +15,11 @@ ArticleArgument = Annotated[
         metavar="ARTICLE", help="The article: .txt, .md or .html, or - for standard input."
     ),
 ]
+# "x, bluesky" and the like, from the one list of platforms.
+PLATFORM_NAMES = ", ".join(p.value for p in Platform)
 PlatformsOption = Annotated[
     list[str],
-    typer.Option("--platform", "-p", metavar="PLATFORM", help="x and/or bluesky (repeatable)."),
+    typer.Option("--platform", "-p", metavar="PLATFORM", help=f"{PLATFORM_NAMES} (repeatable)."),
 ]
 StartOption = Annotated[
     str,
@@ -107,7 +109,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 PlatformFilter = Annotated[
     str | None,
-    typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky."),
+    typer.Option("--platform", "-p", metavar="PLATFORM", help=f"One of {PLATFORM_NAMES}."),
 ]
 CampaignFilter = Annotated[
     str | None, typer.Option("--campaign", "-c", metavar="NAME", help="Campaign name.")

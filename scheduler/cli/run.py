@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from posts.platform import Platform
 from scheduler.cli.context import open_default_store, settings
 from scheduler.cli.root import app
 from scheduler.errors import BadInput
@@ -163,7 +164,7 @@ def demo(
         typer.echo(f"demo: a throwaway database in {tmp}; nothing is sent anywhere\n")
         queue_posts(
             article=source,
-            platform=["x", "bluesky"],
+            platform=[p.value for p in Platform],
             start="now",
             every="1s",
             tag=["Artsakh", "Armenia"],

@@ -9,6 +9,7 @@ import typer
 from posts.platform import parse_platform
 from scheduler.cli.context import settings
 from scheduler.cli.options import (
+    PLATFORM_NAMES,
     AltOption,
     ArticleArgument,
     CardOption,
@@ -32,7 +33,8 @@ from scheduler.clock import utcnow
 def split(
     article: ArticleArgument,
     platform: Annotated[
-        str, typer.Option("--platform", "-p", metavar="PLATFORM", help="x or bluesky.")
+        str,
+        typer.Option("--platform", "-p", metavar="PLATFORM", help=f"One of {PLATFORM_NAMES}."),
     ],
     tag: TagOption = None,
     link: LinkOption = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,15 +16,25 @@ from scheduler.platforms.base import MediaSource, Publisher
 def build_publisher(settings: Settings, platform: Platform, clock: Clock = utcnow) -> Publisher:
     """The real adapter; raises MissingCredentials naming what is unset."""
     media = _media_reader(settings.resolved_data_dir() / "media")
-    if platform is Platform.X:
-        from scheduler.platforms.x import XPublisher
+    return _BUILDERS[platform](settings, clock, media)
 
-        return XPublisher(
-            settings.x_credentials(),
-            clock=clock,
-            media=media,
-            credits_wait=timedelta(seconds=settings.x_credits_wait_seconds),
-        )
+
+# One builder a platform, each importing its SDK only when that platform is used.
+Builder = Callable[[Settings, Clock, MediaSource], Publisher]
+
+
+def _x(settings: Settings, clock: Clock, media: MediaSource) -> Publisher:
+    from scheduler.platforms.x import XPublisher
+
+    return XPublisher(
+        settings.x_credentials(),
+        clock=clock,
+        media=media,
+        credits_wait=timedelta(seconds=settings.x_credits_wait_seconds),
+    )
+
+
+def _bluesky(settings: Settings, clock: Clock, media: MediaSource) -> Publisher:
     from scheduler.platforms.bluesky import BlueskyPublisher
 
     return BlueskyPublisher(
@@ -32,6 +43,9 @@ def build_publisher(settings: Settings, platform: Platform, clock: Clock = utcno
         clock=clock,
         media=media,
     )
+
+
+_BUILDERS: dict[Platform, Builder] = {Platform.X: _x, Platform.BLUESKY: _bluesky}
 
 
 def _media_reader(root: Path) -> MediaSource:
