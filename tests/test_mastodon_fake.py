@@ -372,6 +372,26 @@ def test_a_failed_version_lookup_sends_uploads_to_v1(fake: FakeMastodon, api: Ma
     assert fake.count(POST_MEDIA_V1) == 1 and fake.count(POST_MEDIA) == 0
 
 
+def test_a_version_given_without_version_checks_sends_uploads_to_v1(fake: FakeMastodon) -> None:
+    # With version_check_mode="none" a given mastodon_version is never parsed: the SDK
+    # believes 1.0.0 and skips the lookup, so the adapter must not pass one.
+    api = fake.client(mastodon_version="4.3.0")
+    api.media_post(png(), mime_type="image/png")
+    assert [r.endpoint for r in fake.requests] == [POST_MEDIA_V1]
+
+
+def test_synchronous_media_post_hides_a_poll_failure(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    monkeypatch.setattr(mastodon.media, "time", SimpleNamespace(sleep=lambda _s: None))
+    with FakeMastodon(media_processing_polls=2, clock=clock) as fake:
+        fake.fail_next(endpoint=GET_MEDIA)
+        with pytest.raises(MastodonAPIError) as exc:
+            fake.client().media_post(png(), mime_type="image/png", synchronous=True)
+    assert exc.value.args == ("Attachment could not be processed",)
+    assert isinstance(exc.value.__context__, MastodonServiceUnavailableError)
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 
