@@ -51,6 +51,15 @@ def bluesky_graphemes(text: str) -> int:
 def measure(platform: Platform | Profile, text: str) -> int:
     """The length the platform counts for `text` (its `Profile`'s rule)."""
     profile = profile_of(platform)
+    if profile.counting in _BLANK_COUNTS_NOTHING and _blank_re().match(text):
+        return 0
+    return _COUNTERS[profile.counting](text, profile)
+
+
+def piece_length(platform: Platform | Profile, text: str) -> int:
+    """What `text` adds to a longer post it is part of: `measure`, except that blank text
+    (a separator) counts as written, where Mastodon counts a post that is all blank as 0."""
+    profile = profile_of(platform)
     return _COUNTERS[profile.counting](text, profile)
 
 
@@ -98,6 +107,8 @@ def x_weighted_length(text: str, url_units: int = _URL_UNITS) -> int:
             pos = emojis[ei][1]
 
 
+# countable_text: "return '' if str.blank?"
+_BLANK_COUNTS_NOTHING = frozenset({Counting.MASTODON})
 # How each counting rule measures a text.
 _COUNTERS: dict[Counting, Callable[[str, Profile], int]] = {
     Counting.WEIGHTED: lambda text, p: x_weighted_length(text, p.url_length or _URL_UNITS),
@@ -157,10 +168,14 @@ def _end_mention_re() -> regex.Pattern[str]:
     return regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
 
 
+@cache
+def _blank_re() -> regex.Pattern[str]:
+    return regex.compile(_BLANK)
+
+
 def mastodon_length(text: str, url_length: int = 23) -> int:
-    """The length Mastodon's StatusLengthValidator counts for `text` (no spoiler text)."""
-    if regex.match(_BLANK, text):
-        return 0
+    """The length Mastodon's StatusLengthValidator counts for a part of a status (the whole
+    status: `measure`, which also counts a blank one as 0). No spoiler text."""
     # (start, end, what it is rewritten to): URLs first, then mentions, as the Ruby adds them.
     placeholder = "x" * url_length
     entities = [(u.start, u.end, placeholder) for u in _extract_urls(text, _MASTODON_URLS)]
