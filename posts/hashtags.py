@@ -1,4 +1,4 @@
-"""What a hashtag is: one that both X and Bluesky link whole.
+"""What a hashtag is: one that X, Bluesky and Mastodon all link whole.
 
 - X (twitter-text 3, js/src/regexp/hashtagAlphaNumeric.js, hashtagAlpha.js,
   hashtagSpecialChars.js): letters and marks (\\p{L}, \\p{M}), decimal digits (\\p{Nd}), "_",
@@ -12,9 +12,20 @@
   and no punctuation; punctuation at the end is not part of the tag; 64 graphemes at most
   (the app.bsky.richtext.facet#tag lexicon).
 
+- Mastodon (app/models/tag.rb, Tag::Naming in newer releases: HASHTAG_NAME_PAT, found by
+  HASHTAG_RE through app/lib/extractor.rb): Onigmo's [[:word:]] (letters, marks, decimal
+  digits, connector punctuation), with "_", U+00B7, U+30FB and U+200C also inside a tag but
+  not at its end, and at least one [[:alpha:]] (Alphabetic) character.
+
 So a tag is twitter-text's characters without the two joiners (Bluesky would link only what
 comes before one), not ending in punctuation such as "_" or "·" (Bluesky would leave it
-out), at most 64 graphemes, NFC-normalised as X normalises the post it counts.
+out), without twitter-text's other joining marks such as U+05BE or U+301C (Mastodon would end
+the tag there), with an alphabetic character (Mastodon links no tag of marks and digits
+alone), at most 64 graphemes, NFC-normalised as X normalises the post it counts.
+
+Not covered: Mastodon's newest HASHTAG_RE finds a tag only after whitespace or at the start,
+so a tag the body carries as "(#Artsakh)" counts as carried (`has_hashtag`, as X and Bluesky
+find it) although Mastodon does not link it there.
 """
 
 from __future__ import annotations
@@ -39,6 +50,14 @@ _TAG = regex.compile(rf"[{_CHARS}]+")
 _LETTER = regex.compile(r"[\p{L}\p{M}]")
 _PUNCTUATION = regex.compile(r"\p{P}")
 _GRAPHEME = regex.compile(r"\X")
+# Mastodon's HASHTAG_NAME_PAT; [[:word:]] as Onigmo has it, [[:alpha:]] as Alphabetic.
+_M_WORD = r"\p{L}\p{M}\p{Nd}\p{Pc}"
+_M_SEPARATORS = "_\u00b7\u30fb\u200c"
+_MASTODON_NAME = regex.compile(
+    rf"[{_M_WORD}_][{_M_WORD}{_M_SEPARATORS}]*[\p{{Alphabetic}}{_M_SEPARATORS}]"
+    rf"[{_M_WORD}{_M_SEPARATORS}]*[{_M_WORD}_]"
+    rf"|[{_M_WORD}_]*\p{{Alphabetic}}[{_M_WORD}_]*"
+)
 
 
 def normalize_tag(raw: str) -> str:
@@ -56,6 +75,17 @@ def normalize_tag(raw: str) -> str:
     if body and _TAG.fullmatch(body) and _PUNCTUATION.fullmatch(body[-1]):
         raise SplitError(
             f"invalid tag {raw!r}: Bluesky leaves a final {body[-1]!r} out of a hashtag"
+        )
+    if _TAG.fullmatch(body) and _LETTER.search(body) and not _MASTODON_NAME.fullmatch(body):
+        linked = regex.match(rf"[{_M_WORD}_]*", body)
+        raise SplitError(
+            f"invalid tag {raw!r}: Mastodon links a hashtag of letters, marks, digits and"
+            f" '_' with at least one letter, so it would link"
+            + (
+                f" only '#{linked[0]}'"
+                if linked and _MASTODON_NAME.fullmatch(linked[0])
+                else " none of it"
+            )
         )
     if (
         not _TAG.fullmatch(body)

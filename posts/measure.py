@@ -3,6 +3,8 @@
 X counts like twitter-text 3.1.0 with its "v3" config: NFC first, every URL 23, every emoji 2,
 code points in a few light ranges (Latin, Armenian, general punctuation, ...) 1, the rest 2.
 Bluesky counts extended grapheme clusters of the text as given, and also caps UTF-8 bytes.
+Mastodon counts extended grapheme clusters after rewriting: every URL with a protocol becomes
+23 characters and every mention @user@domain becomes @user (`mastodon_length`).
 
 Pure: no I/O, no clock. Regexes compile on first use so importing this stays cheap.
 """
@@ -12,7 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
@@ -48,9 +51,23 @@ def bluesky_graphemes(text: str) -> int:
 def measure(platform: Platform | Profile, text: str) -> int:
     """The length the platform counts for `text` (its `Profile`'s rule)."""
     profile = profile_of(platform)
-    if profile.counting is Counting.WEIGHTED:
-        return x_weighted_length(text, profile.url_length or _URL_UNITS)
-    return bluesky_graphemes(text)
+    if profile.counting in _BLANK_COUNTS_NOTHING and _blank_re().match(text):
+        return 0
+    return _COUNTERS[profile.counting](text, profile)
+
+
+def piece_length(platform: Platform | Profile, text: str) -> int:
+    """What `text` adds to a longer post it is part of: `measure`, except that blank text
+    (a separator) counts as written, where Mastodon counts a post that is all blank as 0."""
+    profile = profile_of(platform)
+    return _COUNTERS[profile.counting](text, profile)
+
+
+def fixed_url_spans(platform: Platform | Profile, text: str) -> list[tuple[int, int]]:
+    """[start, end) offsets of the URLs that count `url_length` whatever their length on this
+    platform (its own URL extraction); none where URLs count as written."""
+    rules = _URL_RULES[profile_of(platform).counting]
+    return [] if rules is None else [(u.start, u.end) for u in _extract_urls(text, rules)]
 
 
 def fits(platform: Platform | Profile, text: str) -> bool:
@@ -90,6 +107,16 @@ def x_weighted_length(text: str, url_units: int = _URL_UNITS) -> int:
             pos = emojis[ei][1]
 
 
+# countable_text: "return '' if str.blank?"
+_BLANK_COUNTS_NOTHING = frozenset({Counting.MASTODON})
+# How each counting rule measures a text.
+_COUNTERS: dict[Counting, Callable[[str, Profile], int]] = {
+    Counting.WEIGHTED: lambda text, p: x_weighted_length(text, p.url_length or _URL_UNITS),
+    Counting.GRAPHEMES: lambda text, _: bluesky_graphemes(text),
+    Counting.MASTODON: lambda text, p: mastodon_length(text, p.url_length or _URL_UNITS),
+}
+
+
 def _plain_units(segment: str) -> int:
     if segment.isascii():
         return len(segment)
@@ -99,6 +126,79 @@ def _plain_units(segment: str) -> int:
 def url_spans(text: str) -> list[tuple[int, int]]:
     """[start, end) offsets (code points of `text` as given) of the URLs twitter-text extracts."""
     return [(u.start, u.end) for u in _extract_urls(text)]
+
+
+# --- Mastodon ----------------------------------------------------------------------------------
+#
+# mastodon/mastodon app/validators/status_length_validator.rb:
+#   countable_length(str) = str.each_grapheme_cluster.size
+#   combined_text = [status.spoiler_text, countable_text(status.text)].join  (we post no spoiler)
+#   countable_text(str): '' if str.blank?; else
+#     entities = Extractor.remove_overlapping_entities(
+#       Extractor.extract_urls_with_indices(str, extract_url_without_protocol: false) +
+#       Extractor.extract_mentions_or_lists_with_indices(str))
+#     and each URL is rewritten to 'x' * URL_PLACEHOLDER_CHARS (23), each mention to
+#     "@#{screen_name.split('@').first}".
+# app/lib/extractor.rb takes mentions with Account::MENTION_RE (app/models/account.rb) and drops
+# one followed by Twitter::TwitterText::Regex[:end_mention_match] or whose domain is longer
+# than MAX_DOMAIN_LENGTH (253). URLs are twitter-text 3.1.0's (Gemfile: '~> 3.1.0') with
+# Mastodon's regexes (`_MASTODON_URLS`), matched over code points, as Ruby does.
+
+# Onigmo's [[:word:]] on a UTF-8 string: Letter, Mark, Decimal_Number, Connector_Punctuation.
+_RUBY_WORD = r"\p{L}\p{M}\p{Nd}\p{Pc}"
+# USERNAME_RE = /[a-z0-9_]+([.-]+[a-z0-9_]+)*/i
+# MENTION_RE = %r{(?<![=/[:word:]])@((#{USERNAME_RE})(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)}
+_MENTION = (
+    rf"(?<![=/{_RUBY_WORD}])@"
+    rf"((?i:[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[{_RUBY_WORD}]+(?:[.-]+[{_RUBY_WORD}]+)*)?)"
+)
+_MAX_MENTION_DOMAIN = 253  # Extractor::MAX_DOMAIN_LENGTH
+# Rails' String#blank?: /\A[[:space:]]*\z/
+_BLANK = r"\A[\t-\r\x85\p{Zs}\p{Zl}\p{Zp}]*\Z"
+
+
+@cache
+def _mention_re() -> regex.Pattern[str]:
+    return regex.compile(_MENTION)
+
+
+@cache
+def _end_mention_re() -> regex.Pattern[str]:
+    # twitter-text regex.rb: end_mention_match = /\A(?:#{at_signs}|#{latin_accents}|:\/\/)/io
+    return regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
+
+
+@cache
+def _blank_re() -> regex.Pattern[str]:
+    return regex.compile(_BLANK)
+
+
+def mastodon_length(text: str, url_length: int = 23) -> int:
+    """The length Mastodon's StatusLengthValidator counts for a part of a status (the whole
+    status: `measure`, which also counts a blank one as 0). No spoiler text."""
+    # (start, end, what it is rewritten to): URLs first, then mentions, as the Ruby adds them.
+    placeholder = "x" * url_length
+    entities = [(u.start, u.end, placeholder) for u in _extract_urls(text, _MASTODON_URLS)]
+    if "@" in text or "＠" in text:  # Twitter::TwitterText::Regex[:at_signs]
+        for m in _mention_re().finditer(text):
+            _, _, domain = m[1].partition("@")
+            if _end_mention_re().match(text, m.end()) or len(domain) > _MAX_MENTION_DOMAIN:
+                continue
+            entities.append((m.start(), m.end(), "@" + m[1].split("@")[0]))
+    if not entities:
+        return bluesky_graphemes(text)
+    # remove_overlapping_entities sorts by start and drops any that begins before the last
+    # kept one ends; rewrite_entities splices the rest. Clusters are counted on the result,
+    # where a mark after a URL joins the placeholder's last "x".
+    parts: list[str] = []
+    pos = 0
+    for start, end, replacement in sorted(entities):
+        if start < pos:
+            continue
+        parts += (text[pos:start], replacement)
+        pos = end
+    parts.append(text[pos:])
+    return bluesky_graphemes("".join(parts))
 
 
 # --- Emoji -------------------------------------------------------------------------------------
@@ -236,17 +336,81 @@ def _non_host_re(reverse: bool) -> regex.Pattern[str]:
     return regex.compile(("(?r)" if reverse else "") + _NOT_HOST)
 
 
+@dataclass(frozen=True)
+class _UrlRules:
+    """Which URLs an extractor finds: twitter-text's regexes as they are, or as a server that
+    builds on them changes them. The domain, TLDs and checks stay twitter-text's."""
+
+    protocol: str
+    path: str
+    query: str
+    # The longest `protocol` can match: a match starts at most this far (plus the preceding
+    # character) before its host.
+    longest_protocol: int
+    # Only URLs written with a protocol (Ruby: extract_url_without_protocol: false).
+    protocol_required: bool = False
+    # Match on JS's UTF-16 view (twitter-text's JS, which X counts by); else code points.
+    utf16: bool = True
+
+
+_TWITTER_URLS = _UrlRules(
+    protocol=r"[hH][tT][tT][pP][sS]?://",
+    path=_PATH,
+    query=_QUERY,
+    longest_protocol=len("https://"),
+)
+
+# Mastodon's config/initializers/twitter_regex.rb replaces twitter-text's path and query
+# regexes and its protocols (valid_url). Its path ending still holds twitter-text's own
+# balanced parentheses: the override of those comes after it.
+_M_PATH_CHAR = r"[^\p{White_Space}<>()?]"  # valid_general_url_path_chars
+_M_PATH_END = (  # valid_url_path_ending_chars
+    rf"[^\p{{White_Space}}()?!*\"'「」<>;:=,.$%\[\]~&|@]|(?:{_BALANCED_PARENS})"
+)
+_M_BALANCED_PARENS = (
+    rf"\((?:{_M_PATH_CHAR}+|(?:{_M_PATH_CHAR}*\({_M_PATH_CHAR}+\){_M_PATH_CHAR}*))\)"
+)
+_M_PATH = (
+    rf"(?:(?:{_M_PATH_CHAR}*(?:{_M_BALANCED_PARENS}{_M_PATH_CHAR}*)*{_M_PATH_END})"
+    rf"|(?:{_M_PATH_CHAR}+/))"
+)
+_UCHARS = (
+    "\xa0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
+    "\U00030000-\U0003fffd\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd"
+    "\U00070000-\U0007fffd\U00080000-\U0008fffd\U00090000-\U0009fffd\U000a0000-\U000afffd"
+    "\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd"
+    "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+)
+_M_QUERY = (  # valid_url_query_chars, valid_url_query_ending_chars
+    rf"\?[a-zA-Z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]*[a-zA-Z0-9_&=#/\-{_UCHARS}]"
+)
+_MASTODON_URLS = _UrlRules(
+    protocol=r"(?i:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://",
+    path=_M_PATH,
+    query=_M_QUERY,
+    longest_protocol=len("gopher://"),
+    protocol_required=True,
+    utf16=False,
+)
+# Which URLs count a fixed length under each counting rule (None: URLs count as written).
+_URL_RULES: dict[Counting, _UrlRules | None] = {
+    Counting.WEIGHTED: _TWITTER_URLS,
+    Counting.GRAPHEMES: None,
+    Counting.MASTODON: _MASTODON_URLS,
+}
+
+
 @cache
-def _url_re() -> regex.Pattern[str]:
+def _url_re(rules: _UrlRules) -> regex.Pattern[str]:
     tlds = _tlds()
     return regex.compile(
         rf"(?P<before>[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
         r"(?P<url>"
-        r"(?P<protocol>[hH][tT][tT][pP][sS]?://)?"
+        rf"(?P<protocol>{rules.protocol})?"
         rf"(?P<domain>{_SUBDOMAIN}*{_DOMAIN_NAME}(?:{tlds}))"
         r"(?::[0-9]+)?"
-        rf"(?P<path>/{_PATH}*)?"
-        rf"(?:{_QUERY})?"
+        rf"(?P<path>/{rules.path}*)?"
+        rf"(?:{rules.query})?"
         r")"
     )
 
@@ -283,15 +447,17 @@ def _valid_url(url: str, protocol: str, domain: str) -> bool:
 _DOT_LETTER = re.compile(r"\.[^\W\d_]")
 
 
-def _extract_urls(text: str) -> list[_Url]:
+def _extract_urls(text: str, rules: _UrlRules = _TWITTER_URLS) -> list[_Url]:
     if "." not in text or not _DOT_LETTER.search(text):
+        return []
+    if rules.protocol_required and ":" not in text:
         return []
     # twitter-text's regexes run without /u, so an astral character is two surrogates: its high
     # half can be the "preceding character" and its low half start a host ("🔥.example.com").
     # Match on the same UTF-16 view and map offsets back to code points.
-    view = _ASTRAL.sub(_as_surrogates, text)
+    view = _ASTRAL.sub(_as_surrogates, text) if rules.utf16 else text
     urls: list[_Url] = []
-    for m in _url_matches(view):
+    for m in _url_matches(view, rules):
         url, protocol, domain, path = m["url"], m["protocol"] or "", m["domain"], m["path"]
         start, end = m.start("url"), m.end("url")
         if not _valid_url(url, protocol, domain):
@@ -303,6 +469,8 @@ def _extract_urls(text: str) -> list[_Url]:
                     continue
                 end = start + len(tco[0])  # t.co links end at the slug (and query)
             urls.append(_Url(start, end, end - start))
+            continue
+        if rules.protocol_required:  # Ruby's scan still went past the match
             continue
         if m["before"] in ("-", "_", ".", "/"):  # so "foo_bar.com" and "/x.com" are not links
             continue
@@ -331,7 +499,7 @@ def _extract_urls(text: str) -> list[_Url]:
     ]
 
 
-def _url_matches(view: str) -> Iterator[regex.Match[str]]:
+def _url_matches(view: str, rules: _UrlRules) -> Iterator[regex.Match[str]]:
     """The matches finditer would give, trying only where a match can start.
 
     Scanning every offset costs quadratic time in long runs of host characters (CJK prose has no
@@ -344,12 +512,12 @@ def _url_matches(view: str) -> Iterator[regex.Match[str]]:
         ahead = _non_host_re(reverse=False).search(view, dots[i])
         run_start = behind.end() if behind else 0
         j = bisect_left(dots, ahead.start() if ahead else len(view))  # dots[i:j] share a run
-        # Room for the preceding character and "https://" before the host. A match's first
+        # Room for the preceding character and the protocol before the host. A match's first
         # character is the one before the URL, which may not be one of _NOT_BEFORE (the
         # pattern's `before` group): skipping those positions spares most regex calls.
-        for p in range(max(pos, run_start - 9), dots[j - 1]):
+        for p in range(max(pos, run_start - rules.longest_protocol - 1), dots[j - 1]):
             if p >= pos and (p == 0 or view[p] not in _NOT_BEFORE):
-                m = _url_re().match(view, p)
+                m = _url_re(rules).match(view, p)
                 if m:
                     yield m
                     pos = m.end()

@@ -25,11 +25,14 @@ it, which bounds how far back each place looks, so the search is linear in the a
 Sizes are added up from each piece's measured size. Pieces join at whitespace, or next to a
 Chinese or Japanese character (never before a mark or after a joiner), where no URL, emoji
 sequence or NFC composition runs across, so the sums are what X counts; for Bluesky they can
-only overcount (a space before a combining mark makes one cluster with it). The greedy packer
-this replaces also measured candidates whole within a character of the limit; here that cost
-half the time on Japanese text, where most post-sized runs of pieces end there. `posts.split`
-measures every final post and packs again with `exact=True` (everything measured) if a sum
-was ever wrong.
+only overcount (a space before a combining mark makes one cluster with it). Mastodon's URLs
+and mentions never cross whitespace either, so at whitespace its sums are Bluesky's; but its
+URL paths and mention domains may hold Chinese or Japanese characters, and a mention glued to
+a preceding one is none, so at a join without a space its sums can be wrong either way.
+The greedy packer this replaces also measured candidates whole within a character of the limit;
+here that cost half the time on Japanese text, where most post-sized runs of pieces end there.
+`posts.split` measures every final post and packs again with `exact=True` (everything measured)
+if a sum was ever wrong.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from posts.breaks import Kind, Piece, word_pieces
-from posts.measure import MAX_URL_LENGTH, fits, measure, url_spans, utf8_bytes
+from posts.measure import MAX_URL_LENGTH, fits, fixed_url_spans, piece_length, utf8_bytes
 from posts.platform import Profile
 
 # No post holds more code points than this (see Packer._window); X URLs may be longer.
@@ -126,7 +129,7 @@ class Packer:
         """(platform length, UTF-8 bytes) of a piece of text."""
         found = self._sizes.get(text)
         if found is None:
-            found = self._sizes[text] = (measure(self.profile, text), utf8_bytes(text))
+            found = self._sizes[text] = (piece_length(self.profile, text), utf8_bytes(text))
         return found
 
     def _overhead(self, first: bool, last: bool) -> tuple[int, int]:
@@ -193,12 +196,13 @@ class Packer:
 
     def _window(self, text: str) -> str:
         """The longest prefix that could matter for one post: more code points than WINDOW
-        never fit (Bluesky: 3,000 bytes; X: 280 weighted, emoji sequences aside), except
-        through a long URL where a URL counts the same whatever its length, which the window
-        then takes whole."""
-        end = min(len(text), WINDOW)
-        if end < len(text) and self.profile.url_length is not None:
-            for start, stop in url_spans(text[: end + MAX_URL_LENGTH]):
+        never fit (Bluesky: 3,000 bytes; X: 280 weighted, emoji sequences aside; Mastodon: 500
+        clusters), except through a long URL where a URL counts the same whatever its length,
+        which the window then takes whole. An instance that allows more clusters than WINDOW
+        gets a window of its limit."""
+        end = min(len(text), max(WINDOW, self.profile.limit))
+        if end < len(text):
+            for start, stop in fixed_url_spans(self.profile, text[: end + MAX_URL_LENGTH]):
                 if start < end < stop:
                     end = stop
         return text[:end]
@@ -206,16 +210,14 @@ class Packer:
     def _cut_inside(self, first: bool, text: str, whole: bool) -> int:
         """Where to cut a word that is longer than a post (and not the last piece of its post):
         after the most grapheme clusters that fit, never through a URL where a URL counts the
-        same whatever its length (X: 23). When `text` is `whole`, it would fit a post, just not
-        the last one with the tags: then it is cut in half rather than into a full post and a
-        crumb."""
+        same whatever its length (X and Mastodon: 23). When `text` is `whole`, it would fit a
+        post, just not the last one with the tags: then it is cut in half rather than into a
+        full post and a crumb."""
 
         def ok(cut: int) -> bool:
             return fits(self.profile, self.render(first, False, text[:cut]))
 
-        forbidden: list[tuple[int, int]] = []
-        if self.profile.url_length is not None:
-            forbidden = url_spans(text)
+        forbidden = fixed_url_spans(self.profile, text)
         # No post holds more grapheme clusters than its limit, so look no further.
         ends = _grapheme_ends(text, self.profile.limit + 1)
         cuts = [c for c in ends if not any(s < c < e for s, e in forbidden)]

@@ -14,6 +14,7 @@ from enum import StrEnum
 class Platform(StrEnum):
     X = "x"
     BLUESKY = "bluesky"
+    MASTODON = "mastodon"
 
 
 class Counting(StrEnum):
@@ -23,6 +24,9 @@ class Counting(StrEnum):
     WEIGHTED = "weighted"
     # Extended grapheme clusters of the text as given.
     GRAPHEMES = "graphemes"
+    # Mastodon's StatusLengthValidator: every URL with a protocol counts `url_length`, a
+    # mention @user@domain counts as @user, then extended grapheme clusters.
+    MASTODON = "mastodon"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,21 @@ PROFILES: dict[Platform, Profile] = {
         max_langs=3,
         self_labels=True,
         name="Bluesky",
+    ),
+    # mastodon/mastodon app/validators/status_length_validator.rb: MAX_CHARS = 500,
+    # URL_PLACEHOLDER_CHARS = 23, countable_text (URLs with a protocol as 23 "x", mentions
+    # as @user, app/lib/extractor.rb and config/initializers/twitter_regex.rb), then
+    # each_grapheme_cluster.size. An instance may differ: /api/v2/instance
+    # configuration.statuses.max_characters and characters_reserved_per_url (pass such a
+    # Profile as SplitOptions.counted_as). app/models/status.rb MEDIA_ATTACHMENTS_LIMIT = 4;
+    # app/models/media_attachment.rb IMAGE_LIMIT = 16.megabytes. The server fetches the
+    # card for a URL itself (FetchLinkCardService).
+    Platform.MASTODON: Profile(
+        limit=500,
+        counting=Counting.MASTODON,
+        url_length=23,
+        max_images=4,
+        max_image_bytes=16 * 1024 * 1024,
     ),
 }
 

@@ -17,7 +17,7 @@ from typing import Literal
 from posts.article import Article
 from posts.breaks import PARAGRAPH_BREAK, Piece, sentence_pieces
 from posts.hashtags import has_hashtag, normalize_tag
-from posts.measure import measure, url_spans, utf8_bytes
+from posts.measure import fixed_url_spans, measure, utf8_bytes
 from posts.pack import Packer, SplitError
 from posts.platform import PROFILES, Platform, Profile
 
@@ -173,12 +173,17 @@ def check_link(link: str, local_links: bool = False) -> None:
             return
         if host == "localhost" or host.endswith(".localhost"):
             return
-    # X links (and counts as 23) only what twitter-text finds; the rest would be plain text.
-    spans = url_spans(link)
-    if not spans or spans[0][0] != 0:
-        raise refuse("X would not recognise it as a link")
-    if spans[0][1] != len(link):
-        raise refuse(f"X would link only {_clipped(link[: spans[0][1]])!r} of it")
+    # X links (and counts as 23) only what twitter-text finds, Mastodon what its own take on
+    # twitter-text finds; the rest would be plain text. (Bluesky finds no fixed-length URLs.)
+    for platform, profile in PROFILES.items():
+        spans = fixed_url_spans(profile, link)
+        name = platform.value.capitalize()
+        if profile.url_length is None:
+            continue
+        if not spans or spans[0][0] != 0:
+            raise refuse(f"{name} would not recognise it as a link")
+        if spans[0][1] != len(link):
+            raise refuse(f"{name} would link only {_clipped(link[: spans[0][1]])!r} of it")
 
 
 def _clipped(text: str, most: int = 80) -> str:

@@ -517,8 +517,8 @@ AT_HINT = "at must be a date and time such as 2026-12-01T14:00:00+04:00"
             id="seq a boolean",
         ),
         pytest.param(
-            toml(CAMPAIGN, entry(1, platform='"mastodon"')),
-            "campaign.toml line 6: unknown platform 'mastodon': choose x or bluesky",
+            toml(CAMPAIGN, entry(1, platform='"threads"')),
+            "campaign.toml line 6: unknown platform 'threads': choose x, bluesky or mastodon",
             id="unknown platform",
         ),
         pytest.param(

@@ -384,18 +384,29 @@ def test_parse_platform() -> None:
     assert parse_platform("x") is Platform.X
     assert parse_platform("X") is Platform.X
     assert parse_platform("BlueSky") is Platform.BLUESKY
-    with pytest.raises(ValueError, match=r"^unknown platform 'twitter': choose x or bluesky$"):
+    assert parse_platform(" Mastodon ") is Platform.MASTODON
+    with pytest.raises(
+        ValueError, match=r"^unknown platform 'twitter': choose x, bluesky or mastodon$"
+    ):
         parse_platform("twitter")
-    with pytest.raises(ValueError, match=r"^unknown platform 'foo': choose x or bluesky$"):
+    with pytest.raises(
+        ValueError, match=r"^unknown platform 'foo': choose x, bluesky or mastodon$"
+    ):
         parse_platform("foo")
 
 
 def test_platform_constants() -> None:
     assert str(Platform.X) == Platform.X.value == "x"  # StrEnum: usable as plain text
     assert str(Platform.BLUESKY) == Platform.BLUESKY.value == "bluesky"
-    assert {p: PROFILES[p].limit for p in Platform} == {Platform.X: 280, Platform.BLUESKY: 300}
+    assert str(Platform.MASTODON) == Platform.MASTODON.value == "mastodon"
+    assert {p: PROFILES[p].limit for p in Platform} == {
+        Platform.X: 280,
+        Platform.BLUESKY: 300,
+        Platform.MASTODON: 500,
+    }
     assert PROFILES[Platform.BLUESKY].max_bytes == BLUESKY_MAX_BYTES
     assert PROFILES[Platform.X].url_length == 23
+    assert PROFILES[Platform.MASTODON].url_length == 23
 
 
 _PLAIN_CHARS = st.one_of(
