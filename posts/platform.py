@@ -49,6 +49,8 @@ class Profile:
     # takes self-labels (content warnings for graphic media and the like).
     max_langs: int = 0
     self_labels: bool = False
+    # Whether a post may carry a content warning (it counts towards the limit).
+    content_warnings: bool = False
     # The platform's name in sentences ("over Bluesky's 2 MB").
     name: str = ""
 
@@ -93,6 +95,11 @@ PROFILES: dict[Platform, Profile] = {
         url_length=23,
         max_images=4,
         max_image_bytes=16 * 1024 * 1024,
+        # POST /api/v1/statuses: one `language` (ISO 639); `spoiler_text` is counted with
+        # the text (StatusLengthValidator).
+        max_langs=1,
+        content_warnings=True,
+        name="Mastodon",
     ),
 }
 

@@ -55,6 +55,7 @@ class Rich:
     card: bool = True  # a link card on Bluesky for --link
     langs: tuple[str, ...] | None = None  # None: the CAMPAIGN_LANGS setting
     labels: tuple[str, ...] = ()
+    content_warning: str = ""  # Mastodon's spoiler text (--cw)
 
 
 NO_RICH = Rich()
@@ -141,7 +142,7 @@ def attach(
         profile = PROFILES[platform]
         images, notes = fitted_images(rich.images, originals, platform, media)
         warnings.extend(notes)
-        rest[platform] = carried(platform, langs, labels)
+        rest[platform] = carried(platform, langs, labels, rich.content_warning)
         first[platform] = replace(
             rest[platform],
             images=tuple(images),
@@ -150,13 +151,17 @@ def attach(
     return Attached(first, rest, tuple(warnings))
 
 
-def carried(platform: Platform, langs: Sequence[str], labels: Sequence[str]) -> Attachments:
+def carried(
+    platform: Platform, langs: Sequence[str], labels: Sequence[str], content_warning: str = ""
+) -> Attachments:
     """What every post of a campaign carries on `platform`: as many of its languages as
-    the platform takes (none on X), its labels where the platform has self-labels."""
+    the platform takes (none on X), its labels where the platform has self-labels, its
+    content warning where the platform shows one."""
     profile = PROFILES[platform]
     return Attachments(
         langs=tuple(langs[: profile.max_langs]),
         labels=tuple(labels) if profile.self_labels else (),
+        content_warning=content_warning if profile.content_warnings else "",
     )
 
 

@@ -51,7 +51,7 @@ __all__ = [
 
 CAMPAIGN_KEYS = (
     "name", "tz", "source", "tags", "link", "thread", "numbering", "tags_on",
-    "langs", "labels", "card",
+    "langs", "labels", "card", "content_warning",
 )  # fmt: skip
 POST_KEYS = ("platform", "seq", "at", "text", "account", "id", "status", "url", "images")
 IMAGE_KEYS = ("path", "sha256", "alt")
@@ -141,6 +141,8 @@ def write_toml(campaign: CampaignFile, header: str | None = None) -> str:
         lines.append(f"labels = [{', '.join(_basic(label) for label in settings.labels)}]")
     if not settings.card:
         lines.append("card = false")
+    if settings.content_warning:
+        lines.append(f"content_warning = {_basic(settings.content_warning)}")
     for post in campaign.posts:
         lines += ["", "[[posts]]", f"platform = {_basic(post.platform.value)}"]
         lines.append(f"seq = {post.seq}")
@@ -329,6 +331,7 @@ class _Reader:
             langs=self.strings(table, ("campaign", "langs"), '["hy", "en"]'),
             labels=self.strings(table, ("campaign", "labels"), '["graphic-media"]'),
             card=self.boolean(table, ("campaign", "card"), default=True),
+            content_warning=self.string(table, ("campaign", "content_warning"), ""),
         )
         source = self.string(table, ("campaign", "source"), "")
         return CampaignFile(

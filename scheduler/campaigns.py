@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from posts.article import Article, parse_bytes, read_article
+from posts.platform import PROFILES, Profile
 from posts.split import TAG_PLACEMENTS, SplitOptions, SplitResult, normalize_tag, split_article
 from scheduler.attachments import (
     NO_RICH,
@@ -82,6 +83,7 @@ def split_options(
     options: PostOptions,
     default_tags: Sequence[str],
     local_links: bool = False,
+    counted_as: Profile | None = None,
 ) -> SplitOptions:
     """The splitter's options for one platform: tags normalised, without repeats."""
     if options.tags_on not in TAG_PLACEMENTS:
@@ -99,6 +101,7 @@ def split_options(
         numbering=options.numbering,
         tags_on=options.tags_on,  # checked against TAG_PLACEMENTS above
         local_links=local_links,
+        counted_as=counted_as,
     )
 
 
@@ -130,7 +133,14 @@ def preview(
     kind: str | None = None,
 ) -> SplitResult:
     """What `split` shows: the posts one platform would get. Reads, writes nothing."""
-    chosen = split_options(platform, options, settings.default_tags(), settings.allow_private_links)
+    counted, _ = counted_profiles([platform], options, settings)
+    chosen = split_options(
+        platform,
+        options,
+        settings.default_tags(),
+        settings.allow_private_links,
+        counted[platform],
+    )
     return split_article(load_article(article, settings, kind), chosen)
 
 
@@ -179,12 +189,17 @@ def plan_campaign(
             warnings.append(note)
     attached = attachments_of(options, platforms, settings)
     warnings.extend(attached.warnings)
+    counted, notes = counted_profiles(platforms, options, settings)
     planned: list[PlannedPost] = []
     tags: tuple[str, ...] = ()
     limits = budgets(settings)
     for platform in dict.fromkeys(platforms):
         chosen = split_options(
-            platform, options, settings.default_tags(), settings.allow_private_links
+            platform,
+            options,
+            settings.default_tags(),
+            settings.allow_private_links,
+            counted[platform],
         )
         tags = chosen.tags
         result = split_article(parsed, chosen)
@@ -212,6 +227,7 @@ def plan_campaign(
         source_sha256=parsed.source_sha256,
         hashtags=" ".join(tags),
         warnings=tuple(warnings),
+        notes=tuple(notes),
         settings=CampaignSettings(
             tags=tags,
             link=options.link,
@@ -222,8 +238,38 @@ def plan_campaign(
             langs=campaign_langs(options.rich, settings),
             labels=check_labels(options.rich.labels),
             card=options.rich.card,
+            content_warning=options.rich.content_warning,
+            limits=tuple(
+                (p.value, counted[p].limit, counted[p].url_length or 0)
+                for p in dict.fromkeys(platforms)
+                if _counted_differently(p, counted[p])
+            ),
         ),
     )
+
+
+def counted_profiles(
+    platforms: Sequence[Platform], options: PostOptions, settings: Settings
+) -> tuple[dict[Platform, Profile], list[str]]:
+    """How each platform counts the campaign's posts: an instance's own figures where it
+    has them (Mastodon), less the room a content warning takes; and what to say."""
+    from scheduler.platforms.factory import instance_profile
+    from scheduler.review import counted_profile  # review plans with this module's budgets
+
+    counted: dict[Platform, Profile] = {}
+    notes: list[str] = []
+    warning = CampaignSettings(content_warning=options.rich.content_warning)
+    for platform in dict.fromkeys(platforms):
+        instance, note = instance_profile(settings, platform)
+        if note:
+            notes.append(f"{platform}: {note}")
+        counted[platform] = counted_profile(platform, warning, instance)
+    return counted, notes
+
+
+def _counted_differently(platform: Platform, profile: Profile) -> bool:
+    default = PROFILES[platform]
+    return (profile.limit, profile.url_length) != (default.limit, default.url_length)
 
 
 def attachments_of(

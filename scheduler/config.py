@@ -23,6 +23,7 @@ APP_NAME = "campaign"
 CREDENTIAL_VARIABLES: dict[Platform, tuple[str, ...]] = {
     Platform.X: ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
     Platform.BLUESKY: ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
+    Platform.MASTODON: ("MASTODON_API_BASE_URL", "MASTODON_ACCESS_TOKEN"),
 }
 
 
@@ -51,6 +52,18 @@ class BlueskyCredentials:
 
     def __repr__(self) -> str:
         return f"BlueskyCredentials(handle={self.handle!r}, pds_url={self.pds_url!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class MastodonCredentials:
+    """An instance and an app's access token (write:statuses write:media read:accounts
+    read:statuses)."""
+
+    api_base_url: str
+    access_token: str
+
+    def __repr__(self) -> str:
+        return f"MastodonCredentials(api_base_url={self.api_base_url!r})"
 
 
 def default_data_dir() -> Path:
@@ -94,6 +107,12 @@ class Settings(BaseSettings):
     bluesky_budget_window_seconds: int = Field(
         3600, alias="CAMPAIGN_BLUESKY_BUDGET_WINDOW_SECONDS", gt=0
     )
+    # Mastodon's own posting limit: 300 statuses in 3 hours an account (app/lib/
+    # rate_limiter.rb, FAMILIES[:statuses]).
+    mastodon_budget_posts: int = Field(300, alias="CAMPAIGN_MASTODON_BUDGET_POSTS", gt=0)
+    mastodon_budget_window_seconds: int = Field(
+        10800, alias="CAMPAIGN_MASTODON_BUDGET_WINDOW_SECONDS", gt=0
+    )
 
     # -- rich posts ---------------------------------------------------------
     # BCP 47 languages of the posts (Bluesky's `langs`), comma-separated; --lang overrides.
@@ -125,22 +144,50 @@ class Settings(BaseSettings):
     bluesky_app_password: SecretStr | None = Field(None, alias="BLUESKY_APP_PASSWORD")
     bluesky_pds_url: str = Field("https://bsky.social", alias="BLUESKY_PDS_URL")
 
-    @field_validator("x_api_base_url", "bluesky_pds_url")
+    # -- Mastodon -----------------------------------------------------------
+    mastodon_api_base_url: str = Field("", alias="MASTODON_API_BASE_URL")
+    mastodon_access_token: SecretStr | None = Field(None, alias="MASTODON_ACCESS_TOKEN")
+    # Until the instance says otherwise (GET /api/v2/instance, read by `queue` and
+    # `accounts check`): Mastodon's defaults, configuration.statuses.max_characters 500 and
+    # characters_reserved_per_url 23.
+    mastodon_max_characters: int = Field(500, alias="CAMPAIGN_MASTODON_MAX_CHARACTERS", gt=0)
+    mastodon_characters_per_url: int = Field(23, alias="CAMPAIGN_MASTODON_CHARACTERS_PER_URL", ge=0)
+    # Always sent (an account's default may be unlisted or private); a thread's replies
+    # may be quieter than its first post, as many accounts do.
+    mastodon_visibility: str = Field("public", alias="CAMPAIGN_MASTODON_VISIBILITY")
+    mastodon_reply_visibility: str = Field("", alias="CAMPAIGN_MASTODON_REPLY_VISIBILITY")
+    # How long an image may take to be processed (POST /api/v2/media answers 202).
+    mastodon_media_wait_seconds: float = Field(
+        60.0, alias="CAMPAIGN_MASTODON_MEDIA_WAIT_SECONDS", gt=0
+    )
+
+    @field_validator("x_api_base_url", "bluesky_pds_url", "mastodon_api_base_url")
     @classmethod
     def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "mastodon_api_base_url" and not value.strip():
+            return ""  # no instance: Mastodon is not configured
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or " " in value.strip():
-            example = (
-                "https://api.twitter.com"
-                if info.field_name == "x_api_base_url"
-                else ("https://bsky.social")
-            )
+            example = {
+                "x_api_base_url": "https://api.twitter.com",
+                "mastodon_api_base_url": "https://mastodon.social",
+            }.get(str(info.field_name), "https://bsky.social")
             raise ValueError(f"give the server's URL, such as {example}")
         try:
             parts.port  # noqa: B018  # raises for a port out of range or not a number
         except ValueError:
             raise ValueError("the port in the URL is not a number from 1 to 65535") from None
         return value.strip()
+
+    @field_validator("mastodon_visibility", "mastodon_reply_visibility")
+    @classmethod
+    def _visibility(cls, value: str, info: ValidationInfo) -> str:
+        chosen = value.strip().lower()
+        if chosen == "" and info.field_name == "mastodon_reply_visibility":
+            return ""  # the same as the first post's
+        if chosen not in ("public", "unlisted", "private"):
+            raise ValueError("choose public, unlisted or private")
+        return chosen
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -176,6 +223,16 @@ class Settings(BaseSettings):
             app_password=self._credential("BLUESKY_APP_PASSWORD"),
             pds_url=self.bluesky_pds_url,
         )
+
+    def mastodon_credentials(self) -> MastodonCredentials:
+        self._require(Platform.MASTODON)
+        return MastodonCredentials(
+            api_base_url=self._credential("MASTODON_API_BASE_URL").rstrip("/"),
+            access_token=self._credential("MASTODON_ACCESS_TOKEN"),
+        )
+
+    def mastodon_reply_visibility_or_default(self) -> str:
+        return self.mastodon_reply_visibility or self.mastodon_visibility
 
     def _require(self, platform: Platform) -> None:
         missing = self.missing_credentials(platform)

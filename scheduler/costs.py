@@ -4,6 +4,7 @@ X's pricing page (see scheduler.config)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,6 +14,10 @@ from scheduler.model import PlannedPost, Platform
 
 if TYPE_CHECKING:
     from scheduler.config import Settings
+
+# Every URL X finds has a dot before a top-level domain of two letters or more; most posts
+# have none, and finding URLs is most of what measuring costs.
+_MAYBE_URL = re.compile(r"\.[^\W\d_]{2}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def x_cost(posts: Iterable[PlannedPost], prices: XPrices) -> XCost:
         count += 1
         # X prices a post by whether it contains a URL as it extracts URLs (a bare domain
         # such as example.org counts): twitter-text's extraction, as the length count uses.
-        if url_spans(post.text):
+        if _MAYBE_URL.search(post.text) and url_spans(post.text):
             with_url += 1
         alts += sum(1 for image in post.attachments.images if image.alt)
     url_total = with_url * prices.post_with_url

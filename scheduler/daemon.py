@@ -101,8 +101,8 @@ class Daemon:
         self.store.heartbeat(self.worker_id, now)
         for platform, reason in sorted(self.missing.items()):
             # One event per daemon start: its posts stay queued, nothing is lost.
-            self.store.note_no_credentials(self.worker_id, platform, reason, now)
-            log.warning("%s posts stay queued: %s", platform, reason)
+            if self.store.note_no_credentials(self.worker_id, platform, reason, now):
+                log.warning("%s posts stay queued: %s", platform, reason)
 
     def _shutdown(self) -> None:
         try:

@@ -27,6 +27,7 @@ from scheduler.model import (
     Attachments,
     CampaignChanges,
     CampaignRow,
+    CampaignSettings,
     LinkCard,
     PlannedPost,
     Platform,
@@ -95,7 +96,9 @@ class _Diff:
             images = ()
         if [(i.source, i.alt) for i in images] == [(i.source, i.alt) for i in now.images]:
             images = now.images
-        every = carried(post.platform, file.settings.langs, file.settings.labels)
+        every = carried(
+            post.platform, file.settings.langs, file.settings.labels, file.settings.content_warning
+        )
         return replace(
             now,
             images=images,
@@ -104,9 +107,9 @@ class _Diff:
             labels=every.labels,
         )
 
-    def check_text(self, post: FilePost, label: str) -> bool:
+    def check_text(self, post: FilePost, label: str, settings: CampaignSettings) -> bool:
         try:
-            check_fits(post.platform, post.text, f"the text of {label}")
+            check_fits(framing(post.platform, settings).profile, post.text, f"the text of {label}")
         except BadInput as exc:
             self.refuse(post, str(exc))
             return False
@@ -146,6 +149,8 @@ def diff_campaign(
     the file names by id, whatever their campaign; `images_of`: the images of a file
     post; `card`: the link's card for the first Bluesky post of a new campaign."""
     d = _Diff(where, now, allow_past, [])
+    if campaign is not None:  # counted as the campaign was counted when it was queued
+        file = replace(file, settings=replace(file.settings, limits=campaign.settings.limits))
     totals = _totals(
         [(p.platform, p.account, p.seq) for p in file.posts]
         + [(r.platform, r.account, r.seq) for r in rows]
@@ -271,7 +276,7 @@ def _changes(
         d.refuse(post, f"post {row.id} is {row.status}: its {what} can no longer change")
         return None
     text = time = None
-    if (new_text or new_attachments) and d.check_text(post, f"post {row.id}"):
+    if (new_text or new_attachments) and d.check_text(post, f"post {row.id}", file.settings):
         options = framing(row.platform, file.settings)
         body = body_of(options, row.seq, totals[(row.platform, row.account)], post.text)
         media = attached if new_attachments else None
@@ -290,7 +295,7 @@ def _new_post(
     attached: Attachments,
 ) -> PlannedPost:
     label = _label(post)
-    d.check_text(post, label)
+    d.check_text(post, label, file.settings)
     d.check_time(post, label)
     options = framing(post.platform, file.settings)
     return PlannedPost(

@@ -220,9 +220,10 @@ class Attachments:
     card: LinkCard | None = None
     langs: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    content_warning: str = ""  # Mastodon's spoiler text, shown before the post
 
     def __bool__(self) -> bool:
-        return bool(self.images or self.card or self.langs or self.labels)
+        return bool(self.images or self.card or self.langs or self.labels or self.content_warning)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -234,6 +235,8 @@ class Attachments:
             data["langs"] = list(self.langs)
         if self.labels:
             data["labels"] = list(self.labels)
+        if self.content_warning:
+            data["content_warning"] = self.content_warning
         return data
 
     @classmethod
@@ -246,6 +249,7 @@ class Attachments:
             card=None if card is None else LinkCard.from_json(card),
             langs=tuple(data.get("langs", ())),
             labels=tuple(data.get("labels", ())),
+            content_warning=str(data.get("content_warning", "")),
         )
 
 
@@ -381,6 +385,10 @@ class CampaignSettings:
     langs: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     card: bool = True
+    content_warning: str = ""  # Mastodon: shown before each post (and counted with it)
+    # How an instance counted its posts when it differs from the platform's defaults:
+    # (platform, limit, characters a URL counts), kept so that edits count the same.
+    limits: tuple[tuple[str, int, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -393,6 +401,8 @@ class CampaignSettings:
             "langs": list(self.langs),
             "labels": list(self.labels),
             "card": self.card,
+            "content_warning": self.content_warning,
+            "limits": [list(limit) for limit in self.limits],
         }
 
     @classmethod
@@ -401,6 +411,8 @@ class CampaignSettings:
         for key in ("tags", "langs", "labels"):
             if key in known:
                 known[key] = tuple(known[key])
+        if "limits" in known:
+            known["limits"] = tuple((str(p), int(n), int(u)) for p, n, u in known["limits"])
         return cls(**known)
 
 
@@ -415,6 +427,7 @@ class Plan:
     hashtags: str = ""
     warnings: tuple[str, ...] = ()
     settings: CampaignSettings = CampaignSettings()
+    notes: tuple[str, ...] = ()  # what is worth saying but is no warning (how it counted)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ changes go out, and the store writes them in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
-from posts.measure import measure, utf8_bytes
-from posts.platform import PROFILES, Counting
+from posts.measure import bluesky_graphemes, measure, utf8_bytes
+from posts.platform import PROFILES, Counting, Profile
 from posts.split import SplitOptions, TagPlacement, body_of, frame_post
 from scheduler.campaigns import Budget, budget_warning
 from scheduler.errors import BadInput
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 def framing(platform: Platform, settings: CampaignSettings) -> SplitOptions:
-    """How the campaign's posts on `platform` were framed: its split options."""
+    """How the campaign's posts on `platform` were framed and counted: its split options."""
     return SplitOptions(
         platform=platform,
         tags=settings.tags,
@@ -41,19 +41,38 @@ def framing(platform: Platform, settings: CampaignSettings) -> SplitOptions:
         thread=settings.thread,
         numbering=settings.numbering,
         tags_on=cast(TagPlacement, settings.tags_on),
+        counted_as=counted_profile(platform, settings),
     )
 
 
-def check_fits(platform: Platform, text: str, what: str) -> None:
+def counted_profile(
+    platform: Platform,
+    settings: CampaignSettings,
+    instance: Profile | None = None,
+) -> Profile:
+    """How the campaign's posts on `platform` are counted: the instance's figures
+    (`instance`, else those the campaign kept), less the room its content warning takes
+    where the platform counts it with the post."""
+    profile = instance or PROFILES[platform]
+    for name, limit, url_length in settings.limits:
+        if name == platform.value and instance is None:
+            profile = replace(profile, limit=limit, url_length=url_length)
+    if profile.content_warnings and settings.content_warning:
+        profile = replace(
+            profile, limit=profile.limit - bluesky_graphemes(settings.content_warning)
+        )
+    return profile
+
+
+def check_fits(profile: Profile, text: str, what: str) -> None:
     """Refuse a text the platform would refuse, with its measured length."""
-    profile = PROFILES[platform]
-    name = PROFILES[platform].name or str(platform)
+    name = profile.name or "the platform"
     length = measure(profile, text)
     if length > profile.limit:
         unit = (
-            "characters by X's count (every link counts 23)"
-            if profile.counting is Counting.WEIGHTED
-            else "graphemes"
+            "graphemes"
+            if profile.counting is Counting.GRAPHEMES
+            else f"characters by {name}'s count (every link counts {profile.url_length})"
         )
         raise BadInput(f"{what} is {length} {unit}; {name} allows {profile.limit}")
     if profile.max_bytes is not None and utf8_bytes(text) > profile.max_bytes:
@@ -103,7 +122,7 @@ def edited(edit: Editing, given: str, attachments: Attachments | None = None) ->
         attachments = None
     if text == edit.post.text and attachments is None:
         return None
-    check_fits(edit.post.platform, text, f"the new text of post {edit.post.id}")
+    check_fits(edit.options.profile, text, f"the new text of post {edit.post.id}")
     return TextChange(edit.post.id, edit.post.text, text, body, edit.post.revision, attachments)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from conftest import stored_posts
+from fakes.mastodon import FakeMastodon
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from plans import queue
@@ -34,6 +35,7 @@ X_SECRET = "x-consumer-secret-harness"
 X_TOKEN_SECRET = "x-token-secret-harness"
 BSKY_PASSWORD = "bsky-app-pw-harness-1234"
 PLATFORMS = ("x", "bluesky")
+ALL_PLATFORMS = (*PLATFORMS, "mastodon")
 
 
 def fake_settings(
@@ -54,6 +56,11 @@ def fake_settings(
         "BLUESKY_PDS_URL": pds.base_url,
         **extra,
     }
+
+
+def mastodon_settings(fake: FakeMastodon) -> dict[str, str]:
+    """The settings that point `campaign` at a FakeMastodon too (extra to fake_settings)."""
+    return {"MASTODON_API_BASE_URL": fake.base_url, "MASTODON_ACCESS_TOKEN": fake.access_token}
 
 
 def daemon_env(
@@ -173,7 +180,7 @@ def wait_drained(
 class Load:
     """What was queued: texts per platform and the campaign names."""
 
-    texts: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in PLATFORMS})
+    texts: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in ALL_PLATFORMS})
     campaigns: list[str] = field(default_factory=list)
 
     @property
@@ -188,6 +195,7 @@ def queue_load(
     spread: timedelta,
     campaigns: int = 8,
     thread_every: int = 2,
+    platforms: tuple[str, ...] = PLATFORMS,
 ) -> Load:
     """Queue `total` posts due evenly from `start` over `spread`, round-robin over
     `campaigns` campaigns and both platforms. Every `thread_every`-th campaign is a thread
@@ -198,7 +206,7 @@ def queue_load(
     step = spread / max(1, total - 1)
     for i in range(total):
         c = i % campaigns
-        platform = PLATFORMS[(i // campaigns) % 2]
+        platform = platforms[(i // campaigns) % len(platforms)]
         seq = sum(1 for p in plans[c] if p.platform == platform) + 1
         text = f"Scale run {run} campaign {c} {platform} part {seq} (post {i}) #Artsakh #Armenia"
         plans[c].append(
@@ -240,16 +248,20 @@ class Outcome:
         return self.lateness[k]
 
 
-def check_exactly_once(store: Store, fx: FakeX, pds: FakePDS, load: Load) -> Outcome:
+def check_exactly_once(
+    store: Store, fx: FakeX, pds: FakePDS, load: Load, fm: FakeMastodon | None = None
+) -> Outcome:
     """Compare the fakes with the queue and the database."""
     tweets = fx.tweets
     records = list(pds.records.values())
+    toots = fm.statuses if fm is not None else []
     seen = {
         "x": Counter(t.text for t in tweets),
         "bluesky": Counter(str(r.value["text"]) for r in records),
+        "mastodon": Counter(s.text for s in toots),
     }
     duplicates = lost = found = unexpected = 0
-    for platform in PLATFORMS:
+    for platform in ALL_PLATFORMS:
         wanted = set(load.texts[platform])
         for text, count in seen[platform].items():
             if text in wanted:
@@ -267,6 +279,7 @@ def check_exactly_once(store: Store, fx: FakeX, pds: FakePDS, load: Load) -> Out
 
     # Thread order: each reply was created after its parent and points at it.
     tweet_by_id = {t.id: t for t in tweets}
+    toot_by_id = {s.id: s for s in toots}
     record_pos = {r.uri: i for i, r in enumerate(records)}
     record_by_uri = {r.uri: r for r in records}
     errors: list[str] = []
@@ -286,6 +299,15 @@ def check_exactly_once(store: Store, fx: FakeX, pds: FakePDS, load: Load) -> Out
                 errors.append(f"post {post.id}: tweet or parent tweet missing")
             elif mine.in_reply_to != theirs.id or mine.order <= theirs.order:
                 errors.append(f"post {post.id}: tweet {mine.id} does not follow {theirs.id}")
+        elif post.platform == "mastodon":
+            toot, toot_parent = (
+                toot_by_id.get(post.remote_id or ""),
+                toot_by_id.get(parent.remote_id or ""),
+            )
+            if toot is None or toot_parent is None:
+                errors.append(f"post {post.id}: status or parent status missing")
+            elif toot.in_reply_to_id != toot_parent.id or toot.order <= toot_parent.order:
+                errors.append(f"post {post.id}: status {toot.id} does not follow {toot_parent.id}")
         else:
             rec = record_by_uri.get(post.remote_uri or "")
             if rec is None or parent.remote_uri not in record_pos:

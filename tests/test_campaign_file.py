@@ -380,7 +380,8 @@ def test_the_same_seq_on_another_account_is_another_post() -> None:
 
 KNOWN_POST = "(known: platform, seq, at, text, account, id, status, url, images)"
 KNOWN_CAMPAIGN = (
-    "(known: name, tz, source, tags, link, thread, numbering, tags_on, langs, labels, card)"
+    "(known: name, tz, source, tags, link, thread, numbering, tags_on, langs, labels, card, "
+    "content_warning)"
 )
 AT_HINT = "at must be a date and time such as 2026-12-01T14:00:00+04:00"
 

@@ -36,15 +36,18 @@ from typing import Any
 
 import pytest
 from conftest import Cli, stored_post
+from fakes.mastodon import FakeMastodon
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from plans import planned, queue
 
-from scheduler.config import BlueskyCredentials, XCredentials
+from scheduler.config import BlueskyCredentials, MastodonCredentials, XCredentials
 from scheduler.dispatch import Dispatcher, DispatchSettings
 from scheduler.model import LogEntry, Platform, PostRow, Status
 from scheduler.platforms.base import Publisher
 from scheduler.platforms.bluesky import BlueskyPublisher
+from scheduler.platforms.mastodon import UNAUTHORIZED as MASTODON_UNAUTHORIZED
+from scheduler.platforms.mastodon import MastodonPublisher
 from scheduler.platforms.x import UNAUTHORIZED, XPublisher
 from scheduler.store import Store, open_store
 
@@ -76,6 +79,7 @@ class Clock:
 class Rig:
     fx: FakeX
     pds: FakePDS
+    fm: FakeMastodon
     store: Store
     clock: Clock
     db_url: str
@@ -93,7 +97,17 @@ class Rig:
         if old is not None:
             old.close()
 
+    def fake(self, platform: str) -> Any:
+        """The platform's fake: they share their fault methods (fail_next, ...)."""
+        return {"x": self.fx, "bluesky": self.pds, "mastodon": self.fm}[platform]
+
     def _build(self, platform: str) -> Publisher:
+        if platform == "mastodon":
+            return MastodonPublisher(
+                MastodonCredentials(self.fm.base_url, self.fm.access_token),
+                timeout=ADAPTER_TIMEOUT,
+                clock=self.clock,
+            )
         if platform == "x":
             fx = self.fx
             credentials = XCredentials(
@@ -127,32 +141,22 @@ class Rig:
     # -- the platforms, alike -----------------------------------------------------------
 
     def fail_next(self, platform: str, n: int, status: int = 503) -> None:
-        if platform == "x":
-            self.fx.fail_next(n, status)
-        else:
-            self.pds.fail_next(n, status)
+        self.fake(platform).fail_next(n, status)
 
     def rate_limit_next(self, platform: str, n: int, reset_in: float) -> None:
-        if platform == "x":
-            self.fx.rate_limit_next(n, reset_in)
-        else:
-            self.pds.rate_limit_next(n, reset_in)
+        self.fake(platform).rate_limit_next(n, reset_in)
 
     def delay_next(self, platform: str, seconds: float) -> None:
-        if platform == "x":
-            self.fx.delay_next(seconds)
-        else:
-            self.pds.delay_next(seconds)
+        self.fake(platform).delay_next(seconds)
 
     def drop_after_store_next(self, platform: str) -> None:
-        if platform == "x":
-            self.fx.drop_after_store_next()
-        else:
-            self.pds.drop_after_store_next()
+        self.fake(platform).drop_after_store_next()
 
     def live_texts(self, platform: str) -> list[str]:
         if platform == "x":
             return [t.text for t in self.fx.tweets]
+        if platform == "mastodon":
+            return [status.text for status in self.fm.statuses]
         return [str(r.value["text"]) for r in self.pds.records.values()]
 
     def copies(self, platform: str, texts: list[str]) -> list[int]:
@@ -166,6 +170,12 @@ class Rig:
             tweets = [by_text[t] for t in texts]
             return tweets[0].in_reply_to is None and all(
                 b.in_reply_to == a.id for a, b in itertools.pairwise(tweets)
+            )
+        if platform == "mastodon":
+            by_text_s = {status.text: status for status in self.fm.statuses}
+            statuses = [by_text_s[t] for t in texts]
+            return statuses[0].in_reply_to_id is None and all(
+                b.in_reply_to_id == a.id for a, b in itertools.pairwise(statuses)
             )
         by_text_r = {str(r.value["text"]): r for r in self.pds.records.values()}
         records = [by_text_r[t] for t in texts]
@@ -186,14 +196,16 @@ def rig(tmp_path: Path, sqlite_url: str) -> Iterator[Rig]:
     fx = FakeX().start()
     pds = FakePDS(password=BSKY_PASSWORD)
     pds.start()
+    fm = FakeMastodon().start()
     store = open_store(sqlite_url)
-    made = Rig(fx, pds, store, Clock(), sqlite_url, tmp_path / "data" / "bluesky-session")
+    made = Rig(fx, pds, fm, store, Clock(), sqlite_url, tmp_path / "data" / "bluesky-session")
     try:
         yield made
     finally:
         for publisher in made.publishers.values():
             publisher.close()
         store.close()
+        fm.stop()
         pds.stop()
         fx.stop()
 
@@ -297,6 +309,13 @@ def rate_limit_storm(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
         if platform == "x":
             header = rig.fx.requests[-1].response_headers["x-rate-limit-reset"]
             resets.append(datetime.fromtimestamp(int(header), UTC))
+        elif platform == "mastodon":
+            # Mastodon.py reads the ISO 8601 reset and corrects it by the Date header.
+            header = rig.fm.requests[-1].response_headers["X-RateLimit-Reset"]
+            sent = datetime.fromisoformat(header.replace("Z", "+00:00"))
+            deferred = rows(rig, thread.ids)[0].next_attempt_at
+            assert abs((deferred - sent).total_seconds()) < 2
+            resets.append(deferred)
         else:
             assert rig.pds.last_reset_at is not None
             resets.append(datetime.fromtimestamp(rig.pds.last_reset_at, UTC))
@@ -345,6 +364,11 @@ def timeout(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
         (retry,) = events(rig, first.id, "retry scheduled")
         assert "did not answer" in retry.detail["reason"]
         assert rig.fx.post_attempts == 3  # the timed-out one and the two replies
+    elif platform == "mastodon":
+        # Mastodon: the retry looks among the account's statuses before sending again.
+        (retry,) = events(rig, first.id, "retry scheduled")
+        assert "Mastodon did not answer" in retry.detail["reason"]
+        assert len(rig.fm.statuses) == 3
     else:
         # Bluesky: the adapter asks the PDS for the record key at once.
         assert events(rig, first.id, "retry scheduled") == []
@@ -356,9 +380,10 @@ def dropped_after_store(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]
     rig.drop_after_store_next(platform)
     drive(rig, rig.dispatcher(platform), thread.ids)
     first = rows(rig, thread.ids)[0]
-    if platform == "x":
+    if platform in ("x", "mastodon"):
         (retry,) = events(rig, first.id, "retry scheduled")
-        assert "connection to X lost" in retry.detail["reason"]
+        name = "X" if platform == "x" else "Mastodon"
+        assert f"connection to {name} lost" in retry.detail["reason"]
     return _recovered_once(rig, platform, thread), thread
 
 
@@ -371,6 +396,9 @@ def unauthorized_mid_campaign(rig: Rig, platform: str, cli: Cli) -> tuple[str, T
     if platform == "x":
         rig.fx.unauthorized(True)
         reason = UNAUTHORIZED
+    elif platform == "mastodon":
+        rig.fm.unauthorized(True)
+        reason = MASTODON_UNAUTHORIZED
     else:
         # The app password was revoked: its tokens die with it and the login is refused.
         rig.pds.reject_password(True)
@@ -388,8 +416,8 @@ def unauthorized_mid_campaign(rig: Rig, platform: str, cli: Cli) -> tuple[str, T
 
     # The fix: X takes the tokens again; Bluesky gets a working app password, which the
     # daemon reads when it starts again.
-    if platform == "x":
-        rig.fx.unauthorized(False)
+    if platform in ("x", "mastodon"):
+        rig.fake(platform).unauthorized(False)
     else:
         rig.pds.reject_password(False)
         rig.restart_publisher(platform)
@@ -420,6 +448,17 @@ def already_there(rig: Rig, platform: str, cli: Cli) -> tuple[str, Thread]:
         assert rig.copies(platform, thread.texts) == [1, 0, 0]  # only the one it already had
         return "failed, naming the existing post; replies held", thread
     key = stored_post(rig.db_url, thread.ids[0])["idempotency_key"]
+    if platform == "mastodon":
+        # An earlier request under the post's Idempotency-Key made the status: the
+        # server answers the repeat with it, and no second one is made.
+        made = rig.fm.client().status_post(thread.texts[0], idempotency_key=key)
+        drive(rig, rig.dispatcher(platform), thread.ids)
+        first = rows(rig, thread.ids)[0]
+        assert (first.status, first.remote_id) == ("published", str(made["id"]))
+        assert first.attempts == 1
+        assert rig.copies(platform, thread.texts) == [1, 1, 1]
+        assert rig.chained(platform, thread.texts)
+        return "published: the server answered with the status made under its key", thread
     rig.pds.put_record(key, {"text": thread.texts[0], "createdAt": "2030-01-01T00:00:00.000Z"})
     drive(rig, rig.dispatcher(platform), thread.ids)
     first = rows(rig, thread.ids)[0]
@@ -446,6 +485,13 @@ MATRIX: list[tuple[str, str, Scenario]] = [
     ("401 mid-campaign", "bluesky", unauthorized_mid_campaign),
     ("duplicate content", "x", already_there),
     ("record already under our key", "bluesky", already_there),
+    ("5xx burst", "mastodon", five_xx_burst),
+    ("5xx beyond max attempts", "mastodon", five_xx_beyond_max),
+    ("429 storm", "mastodon", rate_limit_storm),
+    ("timeout", "mastodon", timeout),
+    ("connection dropped after store", "mastodon", dropped_after_store),
+    ("401 mid-campaign", "mastodon", unauthorized_mid_campaign),
+    ("status already under our key", "mastodon", already_there),
 ]
 
 

@@ -1,12 +1,12 @@
 """Scale-out: four `campaign run` daemons share one database and publish 2,000 posts.
 
 Real daemons (the CLI in subprocesses) publish through the real SDKs to the loopback
-fakes of X and a Bluesky PDS, once on PostgreSQL and once on one SQLite file. Every post
-must reach its platform exactly once, threads must stay chained in order, and every
-daemon must exit 0 on SIGTERM. The figures line (throughput, lateness) is printed; run
-with `-s` to see it. Nothing here asserts on speed: the claim lets only one daemon at a
-time publish for one account (so that an account's posts go out in order), so two
-accounts mean at most two daemons publishing at once, by design.
+fakes of X, a Bluesky PDS and a Mastodon instance, once on PostgreSQL and once on one
+SQLite file. Every post must reach its platform exactly once, threads must stay chained
+in order, and every daemon must exit 0 on SIGTERM. The figures line (throughput,
+lateness) is printed; run with `-s` to see it. Nothing here asserts on speed: the claim
+lets only one daemon at a time publish for one account (so that an account's posts go
+out in order), so three accounts mean at most three daemons publishing at once, by design.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes import mastodon as mastodon_fake
 from fakes import x_api
+from fakes.mastodon import FakeMastodon
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
 from harness import (
+    ALL_PLATFORMS,
     BSKY_PASSWORD,
     check_exactly_once,
     daemon_env,
     daemons,
+    mastodon_settings,
     queue_load,
     stop_daemons,
     wait_drained,
@@ -52,17 +56,21 @@ def test_four_daemons_publish_every_post_exactly_once(
     url = str(request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url"))
     # The fake's per-user limits stand for X's; this test is about us, not about them.
     monkeypatch.setitem(x_api.WINDOW_LIMITS, x_api.CREATE_TWEET, 1_000_000)
+    monkeypatch.setattr(mastodon_fake, "RATE_LIMIT", 1_000_000)
     store = open_store(url)  # create the schema once, before the daemons race for it
     try:
         with (
             FakeX(daily_post_limit=1_000_000) as fx,
             FakePDS(password=BSKY_PASSWORD, access_ttl=SHORT_ACCESS_TTL) as pds,
+            FakeMastodon() as fm,
         ):
-            env = daemon_env(fx, pds, url, tmp_path / "data")
+            env = daemon_env(fx, pds, url, tmp_path / "data", **mastodon_settings(fm))
             with daemons(DAEMONS, env, tmp_path, poll=0.5) as started:
                 startup = wait_for_workers(store, DAEMONS, started)
                 start = datetime.now(UTC) + timedelta(seconds=1)
-                load = queue_load(store, POSTS, start, SPREAD, campaigns=CAMPAIGNS)
+                load = queue_load(
+                    store, POSTS, start, SPREAD, campaigns=CAMPAIGNS, platforms=ALL_PLATFORMS
+                )
                 t0 = time.monotonic()
                 wait_drained(store, started, DRAIN_TIMEOUT)
                 elapsed = time.monotonic() - t0
@@ -71,7 +79,7 @@ def test_four_daemons_publish_every_post_exactly_once(
                 warnings = [w for w in warning_lines(started, "") if "apscheduler" not in w]
                 # APScheduler warns each time a poll finds the previous tick still running.
                 skipped = len(warning_lines(started, "maximum number of running instances"))
-            outcome = check_exactly_once(store, fx, pds, load)
+            outcome = check_exactly_once(store, fx, pds, load, fm)
             logins, refreshes = pds.logins, pds.refreshes
     finally:
         store.close()

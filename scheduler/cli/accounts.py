@@ -22,14 +22,28 @@ def check(
         list[str] | None, typer.Option("--platform", "-p", help=f"{PLATFORM_NAMES} (default all).")
     ] = None,
 ) -> None:
-    """Check the configured credentials (X: who am I; Bluesky: log in or resume)."""
+    """Check the configured accounts without posting: who each one is (Bluesky: log in
+    or resume the session; Mastodon: also the instance's limits).
+
+    By default every account that is set up; a platform not set up is named, not
+    counted as a failure unless asked for with --platform.
+    """
     from scheduler.platforms.base import PublishError
-    from scheduler.platforms.factory import build_publisher
+    from scheduler.platforms.factory import build_publisher, instance_profile
 
     chosen = (
         list(dict.fromkeys(parse_platform(p) for p in platform)) if platform else list(Platform)
     )
     problems = 0
+    asked = bool(platform)
+    configured = [p for p in chosen if not settings().missing_credentials(p)]
+    if not asked and configured:
+        # By default the accounts set up; one not set up is said, not counted against.
+        for name in chosen:
+            if name not in configured:
+                missing = ", ".join(settings().missing_credentials(name))
+                typer.echo(f"{name}: not configured ({missing} not set)")
+        chosen = configured
     for name in chosen:
         try:
             publisher = build_publisher(settings(), name)
@@ -45,6 +59,9 @@ def check(
             problems += 1
         else:
             typer.echo(f"{name}: ok, {who}")
+            _, counted = instance_profile(settings(), name)
+            if counted:
+                typer.echo(f"{name}: {counted}")
     if problems:
         noun = "account" if len(chosen) == 1 else "accounts"
         raise CampaignError(f"{problems} of {len(chosen)} {noun} could not be verified")

@@ -21,6 +21,7 @@ from scheduler.cli.options import (
     ArticleArgument,
     CampaignNameOption,
     CardOption,
+    CwOption,
     EveryOption,
     ImageOption,
     JsonOption,
@@ -129,6 +130,7 @@ def plan(
     card: CardOption = True,
     lang: LangOption = None,
     label: LabelOption = None,
+    cw: CwOption = None,
 ) -> None:
     """Write what `queue` would queue as a campaign file (TOML), touching no database.
 
@@ -143,7 +145,7 @@ def plan(
     from scheduler.cli.rich_options import rich_from_options
 
     now = utcnow()
-    rich = rich_from_options(image, alt, no_alt, card, lang, label)
+    rich = rich_from_options(image, alt, no_alt, card, lang, label, cw)
     planned, _ = plan_from_options(
         article, platform, start, every, spread_until, tz, campaign, allow_past,
         tag, link, thread, numbering, tags_on, now, replace(rich, card=False),
@@ -154,6 +156,8 @@ def plan(
         f"{plural(len(planned.posts), 'post')}."
     )
     _write(write_toml(_as_file(planned, str(article), rich), header), output)
+    for message in planned.notes:
+        typer.echo(message, err=True)
     for message in planned.warnings:
         warn(message)
     print_extras(planned, err=True)

@@ -155,6 +155,14 @@ LangOption = Annotated[
         help="The posts' language, BCP 47 (repeatable; default CAMPAIGN_LANGS). Bluesky.",
     ),
 ]
+CwOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cw",
+        metavar="TEXT",
+        help="A content warning shown before each Mastodon post (it counts towards the limit).",
+    ),
+]
 LabelOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -24,6 +24,7 @@ from scheduler.cli.options import (
     ArticleArgument,
     CampaignNameOption,
     CardOption,
+    CwOption,
     EveryOption,
     ImageOption,
     JsonOption,
@@ -81,6 +82,7 @@ def queue(
     card: CardOption = True,
     lang: LangOption = None,
     label: LabelOption = None,
+    cw: CwOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Split ARTICLE for each platform and queue the posts on a schedule.
@@ -91,7 +93,7 @@ def queue(
     from scheduler.cli.rich_options import rich_from_options
 
     now = utcnow()
-    rich = rich_from_options(image, alt, no_alt, card, lang, label)
+    rich = rich_from_options(image, alt, no_alt, card, lang, label, cw)
     plan, zone = plan_from_options(
         article, platform, start, every, spread_until, tz, campaign, allow_past,
         tag, link, thread, numbering, tags_on, now, rich,
@@ -100,6 +102,8 @@ def queue(
         repeats = repeat_warnings(plan, store.same_texts(plan))
         queued = store.queue(plan, now, append=append)
     # Warnings wait until the posts are stored: a refused queue prints one line, its error.
+    for message in plan.notes:
+        typer.echo(message, err=True)
     for message in [*plan.warnings, *repeats]:
         warn(message)
     if json_out:

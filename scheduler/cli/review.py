@@ -131,6 +131,8 @@ def _attachment_fields(attached: Attachments) -> list[tuple[str, str]]:
         fields.append(("languages", ", ".join(attached.langs)))
     if attached.labels:
         fields.append(("labels", ", ".join(attached.labels)))
+    if attached.content_warning:
+        fields.append(("warning", attached.content_warning))
     return fields
 
 

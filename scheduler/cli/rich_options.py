@@ -16,6 +16,7 @@ def rich_from_options(
     card: bool,
     lang: list[str] | None,
     label: list[str] | None,
+    cw: str | None = None,
 ) -> Rich:
     images, alts = image or [], alt or []
     if len(alts) > len(images):
@@ -29,6 +30,13 @@ def rich_from_options(
     specs = tuple(
         ImageSpec(path, alts[i] if i < len(alts) else None) for i, path in enumerate(images)
     )
+    warning = " ".join((cw or "").split())
+    if cw is not None and not warning:
+        raise BadInput("the content warning (--cw) is empty")
     return Rich(
-        images=specs, card=card, langs=tuple(lang) if lang else None, labels=tuple(label or ())
+        images=specs,
+        card=card,
+        langs=tuple(lang) if lang else None,
+        labels=tuple(label or ()),
+        content_warning=warning,
     )

@@ -13,6 +13,7 @@ from scheduler.cli.options import (
     AltOption,
     ArticleArgument,
     CardOption,
+    CwOption,
     ImageOption,
     JsonOption,
     LabelOption,
@@ -47,6 +48,7 @@ def split(
     card: CardOption = True,
     lang: LangOption = None,
     label: LabelOption = None,
+    cw: CwOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Preview how ARTICLE is cut into posts for one platform, with the images or link
@@ -66,15 +68,16 @@ def split(
         thread=thread,
         numbering=numbering,
         tags_on=tags_on,
-        rich=rich_from_options(image, alt, no_alt, card, lang, label),
+        rich=rich_from_options(image, alt, no_alt, card, lang, label, cw),
     )
     chosen = parse_platform(platform)
     result = preview(article, chosen, options, settings())
     attached = attachments_of(options, [chosen], settings())
     for message in [*result.warnings, *attached.warnings]:
         warn(message)
+    now = utcnow()  # a preview: any time does
     as_planned = [
-        PlannedPost(chosen, p.seq, p.text, utcnow(), thread, attachments=attached.of(chosen, p.seq))
+        PlannedPost(chosen, p.seq, p.text, now, thread, attachments=attached.of(chosen, p.seq))
         for p in result.posts
     ]
     if json_out:

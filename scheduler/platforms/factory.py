@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from posts.platform import PROFILES, Profile
 from scheduler.clock import utcnow
 from scheduler.config import Settings
 from scheduler.errors import MissingCredentials
@@ -45,7 +46,65 @@ def _bluesky(settings: Settings, clock: Clock, media: MediaSource) -> Publisher:
     )
 
 
-_BUILDERS: dict[Platform, Builder] = {Platform.X: _x, Platform.BLUESKY: _bluesky}
+def _mastodon(settings: Settings, clock: Clock, media: MediaSource) -> Publisher:
+    from scheduler.platforms.mastodon import MastodonPublisher
+
+    return MastodonPublisher(
+        settings.mastodon_credentials(),
+        clock=clock,
+        media=media,
+        visibility=settings.mastodon_visibility,
+        reply_visibility=settings.mastodon_reply_visibility_or_default(),
+        media_wait=settings.mastodon_media_wait_seconds,
+    )
+
+
+def _mastodon_instance(settings: Settings) -> tuple[Profile, str]:
+    """The instance's own figures when it can be asked (credentials set, the server up,
+    within a few seconds), else the settings', saying which."""
+    from dataclasses import replace
+
+    from scheduler.platforms.base import PublishError
+    from scheduler.platforms.mastodon import MastodonPublisher
+
+    default = PROFILES[Platform.MASTODON]
+    configured = (settings.mastodon_max_characters, settings.mastodon_characters_per_url)
+    by_settings = replace(default, limit=configured[0], url_length=configured[1])
+    said = f"{configured[0]} characters, a link {configured[1]}"
+    if settings.missing_credentials(Platform.MASTODON):
+        return by_settings, ""  # not configured: the settings, nothing to say
+    publisher = MastodonPublisher(settings.mastodon_credentials(), timeout=5.0)
+    try:
+        limit, per_url = publisher.instance_limits()
+    except PublishError as exc:
+        return (
+            by_settings,
+            f"the instance could not be asked ({exc}); counted with the settings: {said}",
+        )
+    finally:
+        publisher.close()
+    note = f"counted as the instance counts: {limit} characters, a link {per_url}"
+    if (limit, per_url) != configured:
+        note += f" (the settings say {said})"
+    return replace(default, limit=limit, url_length=per_url), note
+
+
+_BUILDERS: dict[Platform, Builder] = {
+    Platform.X: _x,
+    Platform.BLUESKY: _bluesky,
+    Platform.MASTODON: _mastodon,
+}
+# Platforms whose servers each set their own limits, and how to ask one.
+_INSTANCES: dict[Platform, Callable[[Settings], tuple[Profile | None, str]]] = {
+    Platform.MASTODON: _mastodon_instance,
+}
+
+
+def instance_profile(settings: Settings, platform: Platform) -> tuple[Profile | None, str]:
+    """How an instance counts posts, where the platform lets each server choose (None:
+    the platform's profile), and a sentence saying where the figures came from."""
+    ask = _INSTANCES.get(platform)
+    return (None, "") if ask is None else ask(settings)
 
 
 def _media_reader(root: Path) -> MediaSource:

@@ -138,12 +138,16 @@ class Store:
 
     def note_no_credentials(
         self, worker: str, platform: Platform, reason: str, now: datetime
-    ) -> None:
-        """A daemon-wide event: this platform's posts stay queued."""
+    ) -> bool:
+        """A daemon-wide event: this platform's posts stay queued. Only when it has posts
+        still to go: a platform nobody uses is not worth a line at every start."""
         with self._db.write() as conn:
+            if not queries.has_pending(conn, platform):
+                return False
             add_event(
                 conn, None, Kind.NO_CREDENTIALS, now, worker, platform=platform, reason=reason
             )
+            return True
 
     def next_wake(
         self, platforms: Collection[Platform], after: datetime, count_pending: bool = False

@@ -85,6 +85,15 @@ def list_posts(
     return [PostRow(*cast(tuple[Any, ...], row)) for row in conn.execute(query)]
 
 
+def has_pending(conn: Connection, platform: Platform) -> bool:
+    """Whether the platform has posts queued, held or on their way out."""
+    going = sorted({*PENDING, Status.HELD})
+    found = conn.scalar(
+        select(Post.id).where(Post.platform == platform, Post.status.in_(going)).limit(1)
+    )
+    return found is not None
+
+
 def waiting_for_credits(conn: Connection) -> list[tuple[Platform, str, int, datetime]]:
     """Per platform and account whose credits ran out: how many queued posts wait, and
     until when."""

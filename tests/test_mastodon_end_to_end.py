@@ -1,0 +1,107 @@
+"""Mastodon end to end: the op-ed queued for all three platforms, the real daemon in a
+subprocess, the three loopback fakes; and a daemon killed while Mastodon stalls after
+storing a status, then started again: each post once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE, Cli, run_campaign
+from fakes.mastodon import POST_STATUS, FakeMastodon
+from fakes.pds import FakePDS
+from fakes.x_api import FakeX
+from harness import BSKY_PASSWORD, daemon_env, daemons, fake_settings, mastodon_settings
+
+from posts.measure import measure
+from posts.platform import Platform
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeX, FakePDS, FakeMastodon]]:
+    with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds, FakeMastodon() as fm:
+        yield fx, pds, fm
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_op_ed_as_a_mastodon_thread_beside_x_and_bluesky(
+    cli: Cli, tmp_path: Path, fakes: tuple[FakeX, FakePDS, FakeMastodon]
+) -> None:
+    fx, pds, fm = fakes
+    env = fake_settings(fx, pds, f"sqlite:///{tmp_path / 'e2e.db'}", tmp_path / "data",
+                        **mastodon_settings(fm))  # fmt: skip
+    queued = cli("queue", str(EXAMPLE), "-p", "x", "-p", "bluesky", "-p", "mastodon",
+                 "--start", "now", "--spread-until", "+3s", "-t", "Artsakh", "-t", "Armenia",
+                 "--lang", "en", "--json", env=env)  # fmt: skip
+    assert queued.code == 0, queued.stderr
+    # The instance was asked how it counts, and the user told.
+    assert "mastodon: counted as the instance counts: 500 characters, a link 23" in queued.stderr
+    posts = json.loads(queued.stdout)["posts"]
+    toots = [p for p in posts if p["platform"] == "mastodon"]
+    assert len(toots) >= 5
+
+    daemon = run_campaign("run", "--until-done", "--poll", "0.2",
+                          env={**os.environ, **env}, cwd=tmp_path)  # fmt: skip
+    assert daemon.returncode == 0, daemon.stderr
+
+    statuses = fm.statuses
+    assert [s.text for s in statuses] == [p["text"] for p in toots]  # each once, in order
+    for status in statuses:
+        assert measure(Platform.MASTODON, status.text) <= 500
+        assert "#Artsakh" in status.text and "#Armenia" in status.text
+        assert status.visibility == "public" and status.language == "en"
+    assert statuses[0].in_reply_to_id is None
+    assert all(b.in_reply_to_id == a.id for a, b in itertools.pairwise(statuses))
+    assert len(fx.tweets) == sum(p["platform"] == "x" for p in posts)
+    assert len(pds.records) == sum(p["platform"] == "bluesky" for p in posts)
+    listed = json.loads(cli("list", "--json", "--platform", "mastodon", env=env).stdout)
+    assert {r["status"] for r in listed} == {"published"}
+    assert all(r["remote_url"].startswith(fm.base_url) for r in listed)
+    checked = cli("accounts", "check", "-p", "mastodon", env=env)
+    assert checked.code == 0, checked.stderr
+    assert "mastodon: ok, @" in checked.stdout
+    assert "mastodon: counted as the instance counts: 500 characters, a link 23" in checked.stdout
+    # The access token never reaches the database or any output.
+    everything = queued.stdout + queued.stderr + daemon.stdout + daemon.stderr + checked.stdout
+    assert fm.access_token not in everything
+    assert fm.access_token.encode() not in (tmp_path / "e2e.db").read_bytes()
+
+
+@pytest.mark.parametrize("stall", ["after storing the status", "answer lost"])
+def test_a_killed_daemon_publishes_each_mastodon_post_once(
+    cli: Cli, tmp_path: Path, fakes: tuple[FakeX, FakePDS, FakeMastodon], stall: str
+) -> None:
+    fx, pds, fm = fakes
+    env = daemon_env(fx, pds, f"sqlite:///{tmp_path / 'crash.db'}", tmp_path / "data",
+                     CAMPAIGN_LEASE_SECONDS="2", **mastodon_settings(fm))  # fmt: skip
+    queued = cli("queue", str(EXAMPLE), "-p", "mastodon", "--start", "now", "--every", "1s",
+                 "-t", "Artsakh", env=env)  # fmt: skip
+    assert queued.code == 0, queued.stderr
+    if stall == "after storing the status":
+        fm.delay_next(60, endpoint=POST_STATUS)  # stored, the answer held back
+        with daemons(1, env, tmp_path, poll=0.2) as started:
+            assert _wait(lambda: len(fm.statuses) == 1), started[0].stderr()
+            started[0].proc.kill()  # SIGKILL while the answer is outstanding
+            started[0].proc.wait(timeout=10)
+    else:
+        fm.drop_after_store_next(2, endpoint=POST_STATUS)  # stored twice, never answered
+    done = run_campaign("run", "--until-done", "--poll", "0.2", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    posts = json.loads(cli("list", "--json", env=env).stdout)
+    assert {p["status"] for p in posts} == {"published"}
+    texts = [s.text for s in fm.statuses]
+    assert sorted(texts) == sorted(p["text"] for p in posts)  # each exactly once
+    assert len(texts) == len(set(texts))
