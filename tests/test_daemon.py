@@ -225,7 +225,7 @@ def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
     assert "Traceback" not in output
-    for platform in ("x", "bluesky"):
+    for platform in ("x", "bluesky", "mastodon"):
         assert re.search(rf"│\s*{platform}\s*│\s*published\s*│", done.stdout), platform
 
 
