@@ -133,7 +133,7 @@ def preview(
     kind: str | None = None,
 ) -> SplitResult:
     """What `split` shows: the posts one platform would get. Reads, writes nothing."""
-    counted, _ = counted_profiles([platform], options, settings)
+    counted, _, _ = counted_profiles([platform], options, settings)
     chosen = split_options(
         platform,
         options,
@@ -189,7 +189,7 @@ def plan_campaign(
             warnings.append(note)
     attached = attachments_of(options, platforms, settings)
     warnings.extend(attached.warnings)
-    counted, notes = counted_profiles(platforms, options, settings)
+    counted, notes, kept = counted_profiles(platforms, options, settings)
     planned: list[PlannedPost] = []
     tags: tuple[str, ...] = ()
     limits = budgets(settings)
@@ -239,37 +239,36 @@ def plan_campaign(
             labels=check_labels(options.rich.labels),
             card=options.rich.card,
             content_warning=options.rich.content_warning,
-            limits=tuple(
-                (p.value, counted[p].limit, counted[p].url_length or 0)
-                for p in dict.fromkeys(platforms)
-                if _counted_differently(p, counted[p])
-            ),
+            limits=kept,
         ),
     )
 
 
 def counted_profiles(
     platforms: Sequence[Platform], options: PostOptions, settings: Settings
-) -> tuple[dict[Platform, Profile], list[str]]:
+) -> tuple[dict[Platform, Profile], list[str], tuple[tuple[str, int, int], ...]]:
     """How each platform counts the campaign's posts: an instance's own figures where it
-    has them (Mastodon), less the room a content warning takes; and what to say."""
+    has them (Mastodon), less the room a content warning takes; what to say; and the
+    instances' figures that differ from the platforms' defaults, for the campaign to keep."""
     from scheduler.platforms.factory import instance_profile
     from scheduler.review import counted_profile  # review plans with this module's budgets
 
     counted: dict[Platform, Profile] = {}
     notes: list[str] = []
+    kept: list[tuple[str, int, int]] = []
     warning = CampaignSettings(content_warning=options.rich.content_warning)
     for platform in dict.fromkeys(platforms):
         instance, note = instance_profile(settings, platform)
         if note:
             notes.append(f"{platform}: {note}")
         counted[platform] = counted_profile(platform, warning, instance)
-    return counted, notes
-
-
-def _counted_differently(platform: Platform, profile: Profile) -> bool:
-    default = PROFILES[platform]
-    return (profile.limit, profile.url_length) != (default.limit, default.url_length)
+        default = PROFILES[platform]
+        if instance is not None and (instance.limit, instance.url_length) != (
+            default.limit,
+            default.url_length,
+        ):
+            kept.append((platform.value, instance.limit, instance.url_length or 0))
+    return counted, notes, tuple(kept)
 
 
 def attachments_of(

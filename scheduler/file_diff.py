@@ -105,6 +105,7 @@ class _Diff:
             card=None if images else card,
             langs=every.langs,
             labels=every.labels,
+            content_warning=every.content_warning,
         )
 
     def check_text(self, post: FilePost, label: str, settings: CampaignSettings) -> bool:

@@ -105,3 +105,41 @@ def test_a_killed_daemon_publishes_each_mastodon_post_once(
     texts = [s.text for s in fm.statuses]
     assert sorted(texts) == sorted(p["text"] for p in posts)  # each exactly once
     assert len(texts) == len(set(texts))
+
+
+def test_queue_counts_as_the_instance_says_and_edits_count_the_same(
+    cli: Cli, tmp_path: Path
+) -> None:
+    with FakeMastodon(max_characters=1000, characters_reserved_per_url=30) as big:
+        env = {"CAMPAIGN_DATABASE_URL": f"sqlite:///{tmp_path / 'big.db'}",
+               **mastodon_settings(big)}  # fmt: skip
+        queued = cli("queue", str(EXAMPLE), "-p", "mastodon", "--start", "+1h", "--every", "1h",
+                     "-t", "Artsakh", "--json", env=env)  # fmt: skip
+        assert queued.code == 0, queued.stderr
+        assert (
+            "mastodon: counted as the instance counts: 1000 characters, a link 30 "
+            "(the settings say 500 characters, a link 23)"
+        ) in queued.stderr
+        posts = json.loads(queued.stdout)["posts"]
+        assert max(measure(Platform.MASTODON, p["text"]) for p in posts) > 500
+        first = posts[0]["id"]
+        shown = json.loads(cli("show", str(first), "--json", env=env).stdout)
+        assert shown["limit"] == 1000
+    # The instance is gone: an edit still counts as the campaign was counted.
+    long_body = "A longer first post, as this instance allows. " * 15
+    edited = cli("edit", str(first), "--text", long_body, env=env)
+    assert edited.code == 0, edited.stderr
+    assert "of 1000" in edited.stdout
+
+
+def test_an_instance_that_cannot_be_asked_leaves_the_settings(cli: Cli, tmp_path: Path) -> None:
+    with FakeMastodon() as gone:
+        env = {"CAMPAIGN_DATABASE_URL": f"sqlite:///{tmp_path / 'gone.db'}",
+               **mastodon_settings(gone), "CAMPAIGN_MASTODON_MAX_CHARACTERS": "400"}  # fmt: skip
+    queued = cli("queue", str(EXAMPLE), "-p", "mastodon", "--start", "+1h", "--every", "1h",
+                 "--json", env=env)  # fmt: skip
+    assert queued.code == 0, queued.stderr
+    assert "mastodon: the instance could not be asked" in queued.stderr
+    assert "counted with the settings: 400 characters, a link 23" in queued.stderr
+    posts = json.loads(queued.stdout)["posts"]
+    assert all(measure(Platform.MASTODON, p["text"]) <= 400 for p in posts)

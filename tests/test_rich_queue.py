@@ -403,3 +403,38 @@ def test_a_bad_image_in_a_campaign_file_is_refused_and_nothing_applied(
     assert result.code == 2, (result.stdout, result.stderr)
     assert says in result.stderr and result.stderr.count("\n") == 1
     assert snapshot(db["CAMPAIGN_DATABASE_URL"]) == before
+
+
+# -- Mastodon: one language, a content warning counted with the text --------------------------
+
+
+def test_a_content_warning_rides_on_every_mastodon_post_and_takes_its_room(
+    cli: Cli, db: dict[str, str], article: Path, tmp_path: Path
+) -> None:
+    from posts.measure import measure
+    from posts.platform import Platform
+
+    result = cli("queue", str(article), "-p", "mastodon", "-p", "x", *WHEN, "--cw", "war imagery",
+                 "--lang", "hy-AM", "--lang", "en", "--json", env=db)  # fmt: skip
+    assert result.code == 0, result.stderr
+    posts = json.loads(result.stdout)["posts"]
+    for post in posts:
+        attached = shown(cli, db, post["id"])
+        if post["platform"] == "mastodon":
+            # Mastodon takes one language; the warning's 11 graphemes count with the text.
+            assert attached["attachments"] == {"langs": ["hy-AM"], "content_warning": "war imagery"}
+            assert attached["limit"] == 500 - len("war imagery")
+            assert measure(Platform.MASTODON, post["text"]) <= attached["limit"]
+        else:
+            assert attached["attachments"] == {}
+    exported = tmp_path / "c.toml"
+    name = json.loads(result.stdout)["campaign"]
+    assert cli("export", name, "-o", str(exported), env=db).code == 0
+    assert 'content_warning = "war imagery"' in exported.read_text(encoding="utf-8")
+    same = cli("apply", str(exported), env=db)
+    assert same.code == 0 and same.stdout.startswith("no changes"), same.stdout + same.stderr
+
+
+def test_an_empty_content_warning_is_refused(cli: Cli, db: dict[str, str], article: Path) -> None:
+    result = cli("queue", str(article), "-p", "mastodon", *WHEN, "--cw", "  ", env=db)
+    assert result.code == 2 and "the content warning (--cw) is empty" in result.stderr

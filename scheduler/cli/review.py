@@ -54,14 +54,17 @@ def show(post_id: PostId, tz: TzOption = None, json_out: JsonOption = False) -> 
     Example: campaign show 12
     """
     from posts.measure import measure
-    from posts.platform import PROFILES
+    from scheduler.review import framing
 
     zone = display_zone(tz)
     with open_default_store() as store:
         post = store.post(post_id)
-        paused = store.campaign(post.campaign).paused_at is not None
+        campaign = store.campaign(post.campaign)
+        paused = campaign.paused_at is not None
         entries = store.log(post_id=post_id)
-    length, limit = measure(PROFILES[post.platform], post.text), PROFILES[post.platform].limit
+    # Counted as the campaign was (an instance's limit, less a content warning's room).
+    profile = framing(post.platform, campaign.settings).profile
+    length, limit = measure(profile, post.text), profile.limit
     if json_out:
         print_json(
             {
@@ -211,9 +214,8 @@ def edit(
             return
         store.edit(change, now=utcnow())
     from posts.measure import measure
-    from posts.platform import PROFILES
 
-    profile = PROFILES[post.platform]
+    profile = draft.options.profile
     typer.echo(
         f"post {post.id} ({post.platform} {post.seq}) edited, revision {post.revision + 1}, "
         f"{measure(profile, change.new)} of {profile.limit}:"
