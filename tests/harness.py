@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +56,16 @@ def fake_settings(
         "BLUESKY_PDS_URL": pds.base_url,
         **extra,
     }
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
 
 
 def mastodon_settings(fake: FakeMastodon) -> dict[str, str]:

@@ -24,14 +24,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from conftest import Cli, run_campaign
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-from harness import BSKY_PASSWORD, fake_settings
+from harness import BSKY_PASSWORD, fake_settings, wait_for
 
 # Fixed, so a failure can be replayed; CRASH_TEST_SEED=N tries other moments.
 SEED = int(os.environ.get("CRASH_TEST_SEED", "20240917"))
@@ -60,15 +59,6 @@ def write_article(path: Path, rng: random.Random, paragraphs: int = 55) -> None:
             sentences.append(f"Line {n} tells how the {a} and the {b} kept {c} number {n} alive.")
         parts.append(" ".join(sentences))
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def test_sigkilled_daemon_publishes_each_post_exactly_once(cli: Cli, tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from conftest import EXAMPLE, Cli, run_campaign
 from fakes.mastodon import POST_STATUS, FakeMastodon
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-from harness import BSKY_PASSWORD, daemon_env, daemons, fake_settings, mastodon_settings
+from harness import BSKY_PASSWORD, daemon_env, daemons, fake_settings, mastodon_settings, wait_for
 
 from posts.measure import measure
 from posts.platform import Platform
@@ -26,15 +25,6 @@ from posts.platform import Platform
 def fakes() -> Iterator[tuple[FakeX, FakePDS, FakeMastodon]]:
     with FakeX() as fx, FakePDS(password=BSKY_PASSWORD) as pds, FakeMastodon() as fm:
         yield fx, pds, fm
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_the_op_ed_as_a_mastodon_thread_beside_x_and_bluesky(
@@ -93,7 +83,7 @@ def test_a_killed_daemon_publishes_each_mastodon_post_once(
     if stall == "after storing the status":
         fm.delay_next(60, endpoint=POST_STATUS)  # stored, the answer held back
         with daemons(1, env, tmp_path, poll=0.2) as started:
-            assert _wait(lambda: len(fm.statuses) == 1), started[0].stderr()
+            assert wait_for(lambda: len(fm.statuses) == 1, 30), started[0].stderr()
             started[0].proc.kill()  # SIGKILL while the answer is outstanding
             started[0].proc.wait(timeout=10)
     else:

@@ -17,7 +17,7 @@ import pytest
 from conftest import Cli
 from fakes.pds import FakePDS
 from fakes.x_api import FakeX
-from harness import BSKY_PASSWORD, daemon_env, daemons, stop_daemons, wait_drained
+from harness import BSKY_PASSWORD, daemon_env, daemons, stop_daemons, wait_drained, wait_for
 from plans import every, planned, queue
 
 from scheduler.store import Store
@@ -89,12 +89,14 @@ def test_a_pause_stops_posts_going_out_and_resume_keeps_their_spacing(
     cli: Cli, store: Store, fx: FakeX, env: dict[str, str], tmp_path: Path
 ) -> None:
     step = timedelta(seconds=0.5)
-    start = datetime.now(UTC) + timedelta(seconds=3)
+    # Late enough that a daemon slow to start (a loaded machine) finds none overdue.
+    start = datetime.now(UTC) + timedelta(seconds=6)
     posts = queue(store, planned("x", every(start, 10, step)), "calm")
     db = {"CAMPAIGN_DATABASE_URL": store.url}
 
     with daemons(1, env, tmp_path, poll=POLL) as started:
         wait_until(posts[1].scheduled_at + timedelta(seconds=0.3))
+        assert wait_for(lambda: len(fx.tweets) >= 2, 10), started[0].stderr()
         assert cli("pause", "calm", env=db).code == 0
         time.sleep(0.5)  # a post already publishing finishes
         out_at_pause = len(fx.tweets)

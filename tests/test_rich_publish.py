@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,15 @@ from conftest import EXAMPLE, Cli, run_campaign
 from fakes.pds import CREATE_RECORD, UPLOAD_BLOB, FakePDS
 from fakes.web import Reply, serving
 from fakes.x_api import CREATE_TWEET, MEDIA_METADATA, MEDIA_UPLOAD, FakeX
-from harness import BSKY_PASSWORD, X_SECRET, X_TOKEN_SECRET, daemon_env, daemons, fake_settings
+from harness import (
+    BSKY_PASSWORD,
+    X_SECRET,
+    X_TOKEN_SECRET,
+    daemon_env,
+    daemons,
+    fake_settings,
+    wait_for,
+)
 from PIL import Image
 
 from scheduler.config import BlueskyCredentials, XCredentials
@@ -367,15 +374,6 @@ def test_out_of_credits_holds_the_accounts_posts_with_one_event_until_retry(
 # -- crash safety: kill -9 between the upload and the post, and after the post ---------------
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.mark.parametrize("platform", ["x", "bluesky"])
 @pytest.mark.parametrize("when", ["after the upload", "after the post"])
 def test_a_killed_daemon_publishes_an_image_post_once(
@@ -401,7 +399,7 @@ def test_a_killed_daemon_publishes_an_image_post_once(
     posts_made: Callable[[], int] = lambda: len(fx.tweets) + len(pds.records)  # noqa: E731
     reached = uploads if when == "after the upload" else posts_made
     with daemons(1, env, tmp_path, poll=0.2) as started:
-        assert _wait(lambda: reached() == 1), started[0].stderr()
+        assert wait_for(lambda: reached() == 1, 30), started[0].stderr()
         started[0].proc.kill()  # SIGKILL: no chance to release anything
         started[0].proc.wait(timeout=10)
     restarted = run_campaign("run", "--until-done", "--poll", "0.2", env=env, cwd=tmp_path)
