@@ -131,9 +131,10 @@ def preview(
     options: PostOptions,
     settings: Settings,
     kind: str | None = None,
-) -> SplitResult:
-    """What `split` shows: the posts one platform would get. Reads, writes nothing."""
-    counted, _, _ = counted_profiles([platform], options, settings)
+) -> tuple[SplitResult, list[str]]:
+    """What `split` shows: the posts one platform would get, and how they were counted
+    when an instance was asked (a note). Reads, writes nothing."""
+    counted, notes, _ = counted_profiles([platform], options, settings)
     chosen = split_options(
         platform,
         options,
@@ -141,7 +142,7 @@ def preview(
         settings.allow_private_links,
         counted[platform],
     )
-    return split_article(load_article(article, settings, kind), chosen)
+    return split_article(load_article(article, settings, kind), chosen), notes
 
 
 def check_campaign_name(name: str) -> str:

@@ -135,13 +135,14 @@ def test_help_and_version(flag: str, tmp_path: Path) -> None:
     assert "campaign" in result.stdout
 
 
-def test_help_does_not_import_the_sdks_or_sqlalchemy(tmp_path: Path) -> None:
+def test_help_does_not_import_the_sdks_sqlalchemy_or_pillow(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "sys.argv = ['campaign', '--help']\n"
         "from scheduler.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('tweepy', 'atproto', 'sqlalchemy', 'pydantic') if m in sys.modules]\n"
+        "heavy = [m for m in ('tweepy', 'atproto', 'mastodon', 'sqlalchemy', 'pydantic', 'PIL',"
+        " 'httpx') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(

@@ -112,6 +112,10 @@ def test_queue_counts_as_the_instance_says_and_edits_count_the_same(
         ) in queued.stderr
         posts = json.loads(queued.stdout)["posts"]
         assert max(measure(Platform.MASTODON, p["text"]) for p in posts) > 500
+        previewed = cli("split", str(EXAMPLE), "-p", "mastodon", "-t", "Artsakh", env=env)
+        assert previewed.code == 0, previewed.stderr
+        assert "counted as the instance counts: 1000 characters, a link 30" in previewed.stderr
+        assert "/1000 │" in previewed.stdout
         first = posts[0]["id"]
         shown = json.loads(cli("show", str(first), "--json", env=env).stdout)
         assert shown["limit"] == 1000

@@ -71,7 +71,9 @@ def split(
         rich=rich_from_options(image, alt, no_alt, card, lang, label, cw),
     )
     chosen = parse_platform(platform)
-    result = preview(article, chosen, options, settings())
+    result, notes = preview(article, chosen, options, settings())
+    for note in notes:
+        typer.echo(note, err=True)
     attached = attachments_of(options, [chosen], settings())
     for message in [*result.warnings, *attached.warnings]:
         warn(message)
