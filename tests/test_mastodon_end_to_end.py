@@ -137,3 +137,19 @@ def test_an_instance_that_cannot_be_asked_leaves_the_settings(cli: Cli, tmp_path
     assert "counted with the settings: 400 characters, a link 23" in queued.stderr
     posts = json.loads(queued.stdout)["posts"]
     assert all(measure(Platform.MASTODON, p["text"]) <= 400 for p in posts)
+
+
+def test_a_planned_file_applies_as_the_instance_counts(cli: Cli, tmp_path: Path) -> None:
+    with FakeMastodon(max_characters=1000) as big:
+        env = {"CAMPAIGN_DATABASE_URL": f"sqlite:///{tmp_path / 'plan.db'}",
+               **mastodon_settings(big)}  # fmt: skip
+        path = tmp_path / "big.toml"
+        planned = cli("plan", str(EXAMPLE), "-p", "mastodon", "--start", "+1h", "--every", "1h",
+                      "-o", str(path), env=env)  # fmt: skip
+        assert planned.code == 0, planned.stderr
+        applied = cli("apply", str(path), "--yes", env=env)
+        assert applied.code == 0, applied.stderr
+        assert "counted as the instance counts: 1000 characters" in applied.stderr
+    listed = json.loads(cli("list", "--json", env=env).stdout)
+    assert max(measure(Platform.MASTODON, r["text"]) for r in listed) > 500
+    assert json.loads(cli("show", str(listed[0]["id"]), "--json", env=env).stdout)["limit"] == 1000

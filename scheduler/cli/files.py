@@ -291,7 +291,10 @@ def apply(
         rows = store.posts(wanted.name) if stored is not None else []
         named = [p.id for p in wanted.posts if p.id is not None]
         by_id = {r.id: r for r in store.posts(post_ids=named)} if named else {}
-        card = _card_for(wanted) if stored is None else None
+        card = None
+        if stored is None:  # a new campaign: counted and carded as `queue` would
+            wanted = _counted_as_queue_would(wanted)
+            card = _card_for(wanted)
         changes = diff_campaign(
             wanted, where, stored, rows, by_id, now, allow_past, _images_reader(file), card
         )
@@ -344,6 +347,22 @@ def _images_reader(file: Path) -> ImagesOf:
         return images
 
     return images_of
+
+
+def _counted_as_queue_would(wanted: CampaignFile) -> CampaignFile:
+    """The file with the figures its instances count by (asked as `queue` asks), kept
+    with the new campaign so that its texts, and later edits, are measured by them."""
+    from dataclasses import replace
+
+    from scheduler.attachments import Rich
+    from scheduler.campaigns import PostOptions, counted_profiles
+
+    platforms = list(dict.fromkeys(p.platform for p in wanted.posts))
+    warning = Rich(content_warning=wanted.settings.content_warning)
+    _, notes, kept = counted_profiles(platforms, PostOptions(rich=warning), settings())
+    for note in notes:
+        typer.echo(note, err=True)
+    return replace(wanted, settings=replace(wanted.settings, limits=kept))
 
 
 def _card_for(wanted: CampaignFile) -> LinkCard | None:
