@@ -39,8 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -49,6 +48,9 @@ from PIL import Image, UnidentifiedImageError
 
 if TYPE_CHECKING:
     from mastodon import Mastodon
+
+
+from fakes.serving import LoopbackServer
 
 VERIFY_CREDENTIALS = "GET /api/v1/accounts/verify_credentials"
 INSTANCE_V1 = "GET /api/v1/instance"
@@ -175,7 +177,7 @@ def _error(status: int, message: str) -> _Answer:
     return _Answer(status, {"error": message})
 
 
-class FakeMastodon:
+class FakeMastodon(LoopbackServer):
     def __init__(
         self,
         *,
@@ -218,43 +220,13 @@ class FakeMastodon:
         self._window = (0, 0)  # (reset epoch, used) of the one per-token API window
         self._last_id = 0
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="fake-mastodon",
-            daemon=True,
-        )
+        self._listen(_Handler, "fake-mastodon")
 
     # -- lifecycle -------------------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeMastodon:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._closing.set()  # wakes delayed handlers first
+        super().stop()
 
     # -- records ---------------------------------------------------------------------
 

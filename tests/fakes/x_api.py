@@ -41,8 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -50,6 +49,8 @@ import requests
 import tweepy
 from PIL import Image, UnidentifiedImageError
 from requests.adapters import HTTPAdapter
+
+from fakes.serving import LoopbackServer
 
 CREATE_TWEET = "POST /2/tweets"
 GET_ME = "GET /2/users/me"
@@ -177,7 +178,7 @@ class _Dropped(Exception):
     """Close the connection without answering."""
 
 
-class FakeX:
+class FakeX(LoopbackServer):
     def __init__(
         self,
         *,
@@ -214,39 +215,7 @@ class FakeX:
         self._last_id = 0
         self._tco = random.Random(0)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-
-    # -- lifecycle -------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeX:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._listen(_Handler, "fake-x")
 
     # -- records ---------------------------------------------------------------------
 
