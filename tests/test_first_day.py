@@ -235,7 +235,7 @@ def test_ctrl_c_during_queue_says_nothing_was_written(
         result = cli("queue", str(article), "-p", "x", "--start", "+1h", "--every", "1m", env=env)
     finally:
         ctrl_c.cancel()
-    assert result.code == 130
+    assert result.code == 130, result.stderr
     assert result.stderr == (
         "campaign: interrupted; nothing was changed in the database "
         "(every change is written whole or not at all)\n"

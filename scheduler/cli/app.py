@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import _thread
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -101,12 +101,14 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def _unraisable(hook: Callable[[Any], None]) -> Callable[[Any], None]:
     """A Ctrl-C that lands while Python runs a finaliser (a weakref callback, a __del__)
-    is swallowed there as "unraisable"; deliver it again to the main thread, where it
-    interrupts the command as any other."""
+    is swallowed there as "unraisable"; send it again, so that it interrupts the command
+    as any other."""
 
     def handle(unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, Interrupted):
-            _thread.interrupt_main(signal.SIGINT)
+            # Again a moment later, from another thread: raised here, in the hook, it
+            # would be swallowed once more.
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
             return
         hook(unraisable)
 
