@@ -231,9 +231,6 @@ class Settings(BaseSettings):
             access_token=self._credential("MASTODON_ACCESS_TOKEN"),
         )
 
-    def mastodon_reply_visibility_or_default(self) -> str:
-        return self.mastodon_reply_visibility or self.mastodon_visibility
-
     def _require(self, platform: Platform) -> None:
         missing = self.missing_credentials(platform)
         if missing:

@@ -152,7 +152,8 @@ LangOption = Annotated[
     typer.Option(
         "--lang",
         metavar="CODE",
-        help="The posts' language, BCP 47 (repeatable; default CAMPAIGN_LANGS). Bluesky.",
+        help="The posts' language, BCP 47 (repeatable; default CAMPAIGN_LANGS): Bluesky takes "
+        "up to 3, Mastodon the first.",
     ),
 ]
 CwOption = Annotated[

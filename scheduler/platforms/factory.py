@@ -54,7 +54,7 @@ def _mastodon(settings: Settings, clock: Clock, media: MediaSource) -> Publisher
         clock=clock,
         media=media,
         visibility=settings.mastodon_visibility,
-        reply_visibility=settings.mastodon_reply_visibility_or_default(),
+        reply_visibility=settings.mastodon_reply_visibility or None,  # None: as the first
         media_wait=settings.mastodon_media_wait_seconds,
     )
 
